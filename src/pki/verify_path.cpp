@@ -22,6 +22,11 @@ bool is_recognised_extension(std::string_view oid) {
   return std::find(std::begin(recognised), std::end(recognised), oid) != std::end(recognised);
 }
 
+bool is_serial_number_defect(CertificateDefect defect) {
+  return defect == CertificateDefect::serial_number_negative || defect == CertificateDefect::serial_number_zero ||
+         defect == CertificateDefect::serial_number_too_long;
+}
+
 class PathValidator {
  public:
   PathValidator(std::span<const CertificatePtr> path, const VerifyPolicy& policy, Budget& budget)
@@ -50,6 +55,10 @@ class PathValidator {
   void check_certificate(std::size_t depth) {
     const Certificate& c = at(depth);
     for (const auto defect : c.defects()) {
+      // A trust anchor is trusted by configuration; what matters of it is its name, key and
+      // constraints, not how its serial number was chosen (old roots in every system store have
+      // serial 0 or negative serials).
+      if (is_anchor(depth) && is_serial_number_defect(defect)) continue;
       report(depth, VerifyError::malformed_certificate, to_string(defect));
     }
     // RFC 5280 6.1.3 (a)(2): the validity period includes both bounds. The policy time is whole
@@ -101,9 +110,11 @@ class PathValidator {
 
     // RFC 5280 4.2.1.1: authorityKeyIdentifier with keyIdentifier is required in every
     // certificate except a self-signed one (which may carry it, then matching its own SKI).
+    // An anchor needs none: path building ends at it, so its issuer is never looked up
+    // (x509-limbo cve-2024-0567 trusts a cross-signed root without one).
     const bool self_signed_candidate = c.is_self_issued();
     const auto& aki = c.authority_key_identifier();
-    if (!self_signed_candidate) {
+    if (!self_signed_candidate && !is_anchor(depth)) {
       if (!aki) report(depth, VerifyError::profile_violation, "no authorityKeyIdentifier");
       else if (!aki->key_identifier) report(depth, VerifyError::profile_violation, "authorityKeyIdentifier without keyIdentifier");
     }
@@ -136,6 +147,9 @@ class PathValidator {
         report(0, VerifyError::profile_violation, "leaf keyUsage includes keyCertSign");
       }
       if (leaf.version() < 3) report(0, VerifyError::profile_violation, "leaf is not a version 3 certificate");
+      if (auto problem = common_name_encoding_problem(PresentedIdentities::of(leaf))) {
+        report(0, VerifyError::profile_violation, *problem);
+      }
     }
     // RFC 5280 4.2.1.10: nameConstraints only in CA certificates.
     if (leaf.name_constraints() && !is_ca) {

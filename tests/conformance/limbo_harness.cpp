@@ -75,14 +75,14 @@ Outcome run_case(const json::object& test) {
   policy.profile = id.starts_with("webpki::") ? Profile::web_pki : Profile::rfc5280;
 
   const bool client = test.at("validation_kind").as_string() == "CLIENT";
-  policy.purpose = KeyPurpose::none;
   for (const auto& eku : test.at("extended_key_usage").as_array()) {
     if (eku.as_string() == "serverAuth") policy.purpose = KeyPurpose::server_auth;
     if (eku.as_string() == "clientAuth") policy.purpose = KeyPurpose::client_auth;
   }
-  if (policy.profile == Profile::web_pki && policy.purpose == KeyPurpose::none) {
-    policy.purpose = client ? KeyPurpose::client_auth : KeyPurpose::server_auth;
-  }
+  // No demand in the case means the purpose of its validation kind (a TLS server or client).
+  if (policy.purpose == KeyPurpose::none) policy.purpose = client ? KeyPurpose::client_auth : KeyPurpose::server_auth;
+  // The web PKI has retired CN-IDs (CABF 7.1.4.3, RFC 9525); RFC 6125's fallback stays for the rest.
+  policy.cn_fallback = policy.profile == Profile::web_pki ? CnFallback::never : CnFallback::allow_when_no_san;
   for (const auto& usage : test.at("key_usage").as_array()) {
     if (usage.as_string() == "digitalSignature") {
       policy.required_leaf_key_usage = static_cast<std::uint16_t>(policy.required_leaf_key_usage.value_or(0) | kDigitalSignature);
