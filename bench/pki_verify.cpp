@@ -177,7 +177,7 @@ class RatioReporter : public benchmark::ConsoleReporter {
         const auto openssl = times_.find(std::string("openssl_") + what + "/" + kind);
         if (parley == times_.end() || openssl == times_.end()) continue;
         std::printf("ratio %-16s %-8s openssl/parley = %.2f  (parley %.1f us, openssl %.1f us)\n", what, kind,
-                    openssl->second / parley->second, parley->second / 1000, openssl->second / 1000);
+                    openssl->second / parley->second, parley->second, openssl->second);
       }
     }
   }
