@@ -20,6 +20,8 @@ constexpr std::size_t kMaxEmailLocalPartLength = 64;
 constexpr std::size_t kIpv4Length = 4;
 constexpr std::size_t kIpv6Length = 16;
 constexpr std::size_t kGeneralNameKindCount = 9;  // GeneralNameKind has the nine RFC 5280 choices
+static_assert(static_cast<std::size_t>(GeneralNameKind::registered_id) + 1 == kGeneralNameKindCount,
+              "subtrees are grouped by kind in an array indexed by GeneralNameKind");
 
 char ascii_lowercase(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
 

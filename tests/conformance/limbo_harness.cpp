@@ -81,8 +81,11 @@ Outcome run_case(const json::object& test) {
   }
   // No demand in the case means the purpose of its validation kind (a TLS server or client).
   if (policy.purpose == KeyPurpose::none) policy.purpose = client ? KeyPurpose::client_auth : KeyPurpose::server_auth;
-  // The web PKI has retired CN-IDs (CABF 7.1.4.3, RFC 9525); RFC 6125's fallback stays for the rest.
-  policy.cn_fallback = policy.profile == Profile::web_pki ? CnFallback::never : CnFallback::allow_when_no_san;
+  // x509-limbo follows RFC 9525 throughout: a subject CN is never a reference identity (a leaf
+  // with CN=test.localhost and no SAN must not verify for test.localhost, bettertls tc736).
+  // Parley's own default keeps RFC 6125's CN-ID fallback for XMPP (the spec lists Subject CN);
+  // strict mode is this same setting.
+  policy.cn_fallback = CnFallback::never;
   for (const auto& usage : test.at("key_usage").as_array()) {
     if (usage.as_string() == "digitalSignature") {
       policy.required_leaf_key_usage = static_cast<std::uint16_t>(policy.required_leaf_key_usage.value_or(0) | kDigitalSignature);
