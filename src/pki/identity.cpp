@@ -2,10 +2,15 @@
 
 #include <libpsl.h>
 
+#if PARLEY_HAVE_LIBIDN2
+#include <idn2.h>
+#endif
+
 #include <algorithm>
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
 #include <memory>
 #include <vector>
 
@@ -25,6 +30,17 @@ constexpr std::size_t kMaxIpv6TextLength = 45;
 constexpr std::size_t kIpv6Groups = 8;
 // Error messages quote user input; a megabyte of it helps nobody.
 constexpr std::size_t kMaxQuotedLength = 80;
+// Presented identities shown to people: a certificate may carry a name of 64 KiB; a prompt shows
+// this many characters of it.
+constexpr std::size_t kMaxShownCharacters = 256;
+// U-label input handed to libidn2: a name of 253 A-label octets is at most a few hundred octets of
+// UTF-8 (RFC 7622 3.2 bounds a domainpart at 1023 octets); longer input is refused unread.
+constexpr std::size_t kMaxInternationalNameLength = 1023;
+// DER lengths: Parley reads short form and long form with one or two octets. 65535 octets is far
+// beyond any name (a JID is at most 3071 octets, RFC 7622 3.1).
+constexpr std::size_t kMaxDerLengthOctets = 2;
+constexpr unsigned char kDerUtf8String = 0x0c;
+constexpr unsigned char kDerIa5String = 0x16;
 
 bool is_ascii_digit(char c) {
   return c >= '0' && c <= '9';
@@ -75,6 +91,127 @@ std::string quoted(std::string_view text) {
   if (shown < text.size()) out += "...";
   out += "'";
   return out;
+}
+
+bool has_non_ascii(std::string_view text) {
+  return std::any_of(text.begin(), text.end(),
+                     [](char c) { return static_cast<unsigned char>(c) >= 0x80; });
+}
+
+// Length of the well-formed UTF-8 sequence (RFC 3629: no overlong forms, no surrogates, nothing
+// above U+10FFFF) that starts text[position], or 0. Sets code_point.
+std::size_t utf8_sequence_length(std::string_view text, std::size_t position,
+                                 std::uint32_t& code_point) {
+  const auto byte = [&](std::size_t i) { return static_cast<unsigned char>(text[i]); };
+  const unsigned char lead = byte(position);
+  std::size_t length = 0;
+  std::uint32_t minimum = 0;
+  if (lead < 0x80) {
+    code_point = lead;
+    return 1;
+  }
+  if (lead >= 0xc2 && lead <= 0xdf) {
+    length = 2;
+    minimum = 0x80;
+    code_point = lead & 0x1fu;
+  } else if (lead >= 0xe0 && lead <= 0xef) {
+    length = 3;
+    minimum = 0x800;
+    code_point = lead & 0x0fu;
+  } else if (lead >= 0xf0 && lead <= 0xf4) {
+    length = 4;
+    minimum = 0x10000;
+    code_point = lead & 0x07u;
+  } else {
+    return 0;
+  }
+  if (text.size() - position < length) return 0;
+  for (std::size_t i = 1; i < length; ++i) {
+    const unsigned char continuation = byte(position + i);
+    if ((continuation & 0xc0) != 0x80) return 0;
+    code_point = (code_point << 6) | (continuation & 0x3fu);
+  }
+  if (code_point < minimum || code_point > 0x10ffff) return 0;
+  if (code_point >= 0xd800 && code_point <= 0xdfff) return 0;
+  return length;
+}
+
+bool is_valid_utf8(std::string_view text) {
+  std::uint32_t code_point = 0;
+  for (std::size_t position = 0; position < text.size();) {
+    const std::size_t length = utf8_sequence_length(text, position, code_point);
+    if (length == 0) return false;
+    position += length;
+  }
+  return true;
+}
+
+// Certificate text for people: UTF-8 stays readable, but C0 and C1 controls, DEL, backslashes and
+// bytes that are not UTF-8 become \xNN, so that a name can neither drive a terminal (ESC, CSI
+// U+009B) nor pass for another one.
+std::string printable(std::string_view text) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  std::size_t shown = 0;
+  std::size_t position = 0;
+  const auto escape = [&out](unsigned char byte) {
+    out += "\\x";
+    out.push_back(kHex[byte >> 4]);
+    out.push_back(kHex[byte & 0xf]);
+  };
+  while (position < text.size() && shown < kMaxShownCharacters) {
+    std::uint32_t code_point = 0;
+    const std::size_t length = utf8_sequence_length(text, position, code_point);
+    ++shown;
+    if (length == 0) {
+      escape(static_cast<unsigned char>(text[position]));
+      ++position;
+      continue;
+    }
+    const bool control =
+        code_point < 0x20 || (code_point >= 0x7f && code_point < 0xa0) || code_point == '\\';
+    if (control) {
+      for (std::size_t i = 0; i < length; ++i)
+        escape(static_cast<unsigned char>(text[position + i]));
+    } else {
+      out.append(text.substr(position, length));
+    }
+    position += length;
+  }
+  if (position < text.size()) out += "...";
+  return out;
+}
+
+// A-labels for a name that may hold U-labels (RFC 5891 with UTS 46 non-transitional mapping, as
+// browsers and libcurl do). ASCII input is returned as it is, unchecked: the caller applies the
+// DNS syntax rules to whatever comes out. The error is a sentence fragment.
+Result<std::string> to_a_labels(std::string_view name) {
+  if (!has_non_ascii(name)) return std::string(name);
+  if (name.size() > kMaxInternationalNameLength) {
+    return fail(Error::invalid_argument("is longer than " +
+                                        std::to_string(kMaxInternationalNameLength) + " octets"));
+  }
+  // libidn2 reads a C string: an embedded NUL would make it convert a shorter name.
+  if (name.find('\0') != std::string_view::npos || !is_valid_utf8(name)) {
+    return fail(Error::invalid_argument("is not valid UTF-8 text"));
+  }
+#if PARLEY_HAVE_LIBIDN2
+  const std::string input(name);
+  char* output = nullptr;
+  const int status =
+      idn2_to_ascii_8z(input.c_str(), &output, IDN2_NFC_INPUT | IDN2_NONTRANSITIONAL);
+  const std::unique_ptr<char, decltype(&idn2_free)> owned(output, &idn2_free);
+  if (status != IDN2_OK || output == nullptr) {
+    return fail(Error::invalid_argument(
+        std::string("is not a valid internationalised domain name (IDNA2008 / UTS 46: ") +
+        idn2_strerror(status) + ")"));
+  }
+  return std::string(output);
+#else
+  return fail(Error::invalid_argument(
+      "contains non-ASCII characters and this build has no IDNA support (libidn2): give "
+      "internationalised names as A-labels ('xn--...')"));
+#endif
 }
 
 // Splits a name of at most kMaxDnsNameLength characters (trailing dot already removed) at its
@@ -202,6 +339,19 @@ std::string format_ip_address(std::string_view octets) {
     }
   }
   return text;
+}
+
+IdentityResult verdict_only(IdentityVerdict verdict) {
+  IdentityResult result;
+  result.verdict = verdict;
+  return result;
+}
+
+IdentityResult matched_by(std::string presented) {
+  IdentityResult result;
+  result.verdict = IdentityVerdict::match;
+  result.matched = std::move(presented);
+  return result;
 }
 
 std::string display_of(const GeneralName& presented) {
@@ -395,18 +545,56 @@ std::optional<std::string> parse_ipv6(std::string_view text) {
 // ---------------------------------------------------------------------------------------------
 // Reference identities
 
-Result<ReferenceIdentity> ReferenceIdentity::dns(std::string_view name) {
-  if (std::optional<std::string> problem = dns_name_problem(name, WildcardSyntax::forbidden)) {
-    return fail(Error::invalid_argument("reference DNS name " + quoted(name) + " " + *problem));
+const char* to_string(ServiceKind service) {
+  switch (service) {
+    case ServiceKind::https:
+      return "https";
+    case ServiceKind::xmpp_client:
+      return "xmpp-client";
+    case ServiceKind::xmpp_server:
+      return "xmpp-server";
+  }
+  return "unknown service";
+}
+
+std::optional<ServiceKind> parse_service_kind(std::string_view text) {
+  for (const ServiceKind service :
+       {ServiceKind::https, ServiceKind::xmpp_client, ServiceKind::xmpp_server}) {
+    if (text == to_string(service)) return service;
+  }
+  return std::nullopt;
+}
+
+bool idna_conversion_available() {
+#if PARLEY_HAVE_LIBIDN2
+  return true;
+#else
+  return false;
+#endif
+}
+
+Result<ReferenceIdentity> ReferenceIdentity::dns(std::string_view name, ServiceKind service) {
+  Result<std::string> a_labels = to_a_labels(name);
+  if (!a_labels) {
+    return fail(Error::invalid_argument("reference DNS name " + quoted(name) + " " +
+                                        a_labels.error().message));
+  }
+  if (std::optional<std::string> problem = dns_name_problem(*a_labels, WildcardSyntax::forbidden)) {
+    const std::string converted =
+        *a_labels == name ? "" : " (as A-labels " + quoted(*a_labels) + ")";
+    return fail(
+        Error::invalid_argument("reference DNS name " + quoted(name) + converted + " " + *problem));
   }
   ReferenceIdentity reference;
   reference.kind = IdentityKind::dns_name;
-  reference.value = ascii_lowercase(without_trailing_dot(name));
+  reference.value = ascii_lowercase(without_trailing_dot(*a_labels));
   reference.display = std::string(name);
+  reference.service = service;
   return reference;
 }
 
-Result<ReferenceIdentity> ReferenceIdentity::ip(std::string_view address_text) {
+Result<ReferenceIdentity> ReferenceIdentity::ip(std::string_view address_text,
+                                                ServiceKind service) {
   std::optional<std::string> octets = parse_ipv4(address_text);
   if (!octets) octets = parse_ipv6(address_text);
   if (!octets) {
@@ -422,22 +610,23 @@ Result<ReferenceIdentity> ReferenceIdentity::ip(std::string_view address_text) {
   reference.kind = IdentityKind::ip_address;
   reference.value = std::move(*octets);
   reference.display = std::string(address_text);
+  reference.service = service;
   return reference;
 }
 
-Result<ReferenceIdentity> ReferenceIdentity::parse(std::string_view text) {
+Result<ReferenceIdentity> ReferenceIdentity::parse(std::string_view text, ServiceKind service) {
   if (text.empty()) return fail(Error::invalid_argument("reference identity is empty"));
   // A colon never occurs in a DNS name: the text is an IPv6 address or a mistake ("host:port").
-  if (text.find(':') != std::string_view::npos || text.front() == '[') return ip(text);
-  if (parse_ipv4(text)) return ip(text);
+  if (text.find(':') != std::string_view::npos || text.front() == '[') return ip(text, service);
+  if (parse_ipv4(text)) return ip(text, service);
   // "1.2.3", "010.0.0.1", "0x7f.1": numbers that resolvers would turn into some address. Say so
   // in terms of IPv4 rather than letting them pass, or fail, as DNS names.
   const std::string_view body = without_trailing_dot(text);
   const std::size_t last_dot = body.rfind('.');
   const std::string_view last_label =
       last_dot == std::string_view::npos ? body : body.substr(last_dot + 1);
-  if (looks_like_a_number(last_label)) return ip(text);
-  return dns(text);
+  if (looks_like_a_number(last_label)) return ip(text, service);
+  return dns(text, service);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -465,6 +654,238 @@ bool dns_id_matches(std::string_view presented, std::string_view reference_norma
   return !is_public_suffix(wildcard_base);
 }
 
+std::optional<std::string_view> der_string_contents(std::string_view der, unsigned char tag) {
+  if (der.size() < 2 || static_cast<unsigned char>(der[0]) != tag) return std::nullopt;
+  const auto first_length_octet = static_cast<unsigned char>(der[1]);
+  std::size_t header = 2;
+  std::size_t length = first_length_octet;
+  if (first_length_octet >= 0x80) {
+    const std::size_t length_octets = first_length_octet & 0x7fu;
+    // 0x80 alone is BER's indefinite length, which DER forbids.
+    if (length_octets == 0 || length_octets > kMaxDerLengthOctets) return std::nullopt;
+    if (der.size() < header + length_octets) return std::nullopt;
+    // DER (X.690 10.1): the fewest length octets, so no leading zero octet and the long form only
+    // for 128 and up.
+    if (static_cast<unsigned char>(der[header]) == 0) return std::nullopt;
+    length = 0;
+    for (std::size_t i = 0; i < length_octets; ++i) {
+      length = (length << 8) | static_cast<unsigned char>(der[header + i]);
+    }
+    if (length < 0x80) return std::nullopt;
+    header += length_octets;
+  }
+  if (der.size() - header != length) return std::nullopt;  // short, or bytes after the string
+  return der.substr(header);
+}
+
+namespace {
+
+bool is_other_name(const GeneralName& name, std::string_view type_oid) {
+  return name.kind == GeneralNameKind::other_name && name.other_name_type == type_oid;
+}
+
+bool is_xmpp_service(ServiceKind service) {
+  return service == ServiceKind::xmpp_client || service == ServiceKind::xmpp_server;
+}
+
+// RFC 6120 13.7.1.2.1 / RFC 4985: the service label of an XMPP SRV-ID, without its '_'.
+std::string_view srv_service_label(ServiceKind service) {
+  switch (service) {
+    case ServiceKind::xmpp_client:
+      return "xmpp-client";
+    case ServiceKind::xmpp_server:
+      return "xmpp-server";
+    case ServiceKind::https:
+      break;
+  }
+  return {};
+}
+
+// A DNS-ID comparison in which the presented side may not hold a wildcard: XmppAddr and SRV-ID
+// name one domain (RFC 6120 13.7.1.2.1, RFC 6125 6.5.1 as applied by XEP-0178 and Prosody).
+bool exact_dns_id_matches(std::string_view presented, std::string_view reference_normalised) {
+  return is_valid_dns_name(presented, WildcardSyntax::forbidden) &&
+         dns_id_matches(presented, reference_normalised);
+}
+
+// The JID text of an XmppAddr, when the value is a well-formed DER UTF8String.
+std::optional<std::string_view> xmpp_addr_text(std::string_view presented_der) {
+  const std::optional<std::string_view> jid = der_string_contents(presented_der, kDerUtf8String);
+  if (!jid || !is_valid_utf8(*jid)) return std::nullopt;
+  return jid;
+}
+
+struct SrvId {
+  std::string_view service;  // without the leading '_'
+  std::string_view name;
+};
+
+// RFC 4985: "_Service.Name" in a DER IA5String (ASCII; Name in A-labels).
+std::optional<SrvId> parse_srv_id(std::string_view presented_der) {
+  const std::optional<std::string_view> text = der_string_contents(presented_der, kDerIa5String);
+  if (!text || has_non_ascii(*text) || text->size() < 2 || text->front() != '_') {
+    return std::nullopt;
+  }
+  const std::size_t dot = text->find('.');
+  if (dot == std::string_view::npos || dot < 2) return std::nullopt;
+  return SrvId{text->substr(1, dot - 1), text->substr(dot + 1)};
+}
+
+std::optional<std::string_view> srv_id_text(std::string_view presented_der) {
+  if (!parse_srv_id(presented_der)) return std::nullopt;
+  return der_string_contents(presented_der, kDerIa5String);
+}
+
+// RFC 6125 6.4.4: the presented identifier types that rule out a CN-ID. URI-IDs are on that list
+// although Parley matches none: a certificate that carries one was made for SAN-aware clients.
+bool rules_out_common_name(const GeneralName& name) {
+  return name.kind == GeneralNameKind::dns_name || name.kind == GeneralNameKind::uri ||
+         is_other_name(name, kOidXmppAddr) || is_other_name(name, kOidSrvName);
+}
+
+bool may_consult_common_name(const PresentedIdentities& presented, CnFallback cn_fallback) {
+  if (presented.subject == nullptr) return false;
+  switch (cn_fallback) {
+    case CnFallback::never:
+      return false;
+    case CnFallback::allow_when_no_san:
+      return !presented.has_subject_alt_name_extension;
+    case CnFallback::allow_when_no_identifier_san:
+      if (!presented.has_subject_alt_name_extension) return true;
+      // Present but undecodable, or an empty SEQUENCE RFC 5280 forbids: there is no telling what
+      // it would have said.
+      if (presented.subject_alt_names.empty()) return false;
+      return std::none_of(presented.subject_alt_names.begin(), presented.subject_alt_names.end(),
+                          rules_out_common_name);
+  }
+  return false;
+}
+
+IdentityResult match_address(const PresentedIdentities& presented,
+                             const ReferenceIdentity& reference) {
+  bool saw_address = false;
+  // Bounded by the number of names the certificate parser decoded from a bounded DER input.
+  for (const GeneralName& name : presented.subject_alt_names) {
+    if (name.kind != GeneralNameKind::ip_address) continue;
+    saw_address = true;
+    if (ip_address_matches(name, reference)) return matched_by(display_of(name));
+  }
+  return verdict_only(saw_address ? IdentityVerdict::mismatch : IdentityVerdict::no_identities);
+}
+
+IdentityResult match_name(const PresentedIdentities& presented, const ReferenceIdentity& reference,
+                          CnFallback cn_fallback) {
+  bool saw_comparable = false;
+  // Each loop is bounded by the number of decoded names; each comparison by the 253-character
+  // name limit (and the 65535-octet DER string limit) checked before any other work.
+  if (is_xmpp_service(reference.service)) {
+    // RFC 6120 13.7.1.2: XmppAddr, SRV-ID, DNS-ID, in that order of preference.
+    for (const GeneralName& name : presented.subject_alt_names) {
+      if (!is_other_name(name, kOidXmppAddr)) continue;
+      saw_comparable = true;
+      if (xmpp_addr_matches(name.value, reference)) {
+        return matched_by(std::string(*xmpp_addr_text(name.value)));
+      }
+    }
+    for (const GeneralName& name : presented.subject_alt_names) {
+      if (!is_other_name(name, kOidSrvName)) continue;
+      saw_comparable = true;
+      if (srv_id_matches(name.value, reference)) {
+        return matched_by(std::string(*srv_id_text(name.value)));
+      }
+    }
+  }
+  for (const GeneralName& name : presented.subject_alt_names) {
+    if (name.kind != GeneralNameKind::dns_name) continue;
+    saw_comparable = true;
+    if (dns_id_matches(name.value, reference.value)) {
+      return matched_by(display_of(name));
+    }
+  }
+  if (saw_comparable) return verdict_only(IdentityVerdict::mismatch);
+
+  // The CN is a DNS-ID of last resort: never for addresses (a CN holds free text, and CA/B Forum
+  // BR 7.1.4.3 spellings of addresses vary), never next to the SANs that CnFallback names.
+  if (!may_consult_common_name(presented, cn_fallback))
+    return verdict_only(IdentityVerdict::no_identities);
+  std::string common_name;
+  switch (find_sole_common_name(*presented.subject, common_name)) {
+    case CommonNameCount::none:
+      return verdict_only(IdentityVerdict::no_identities);
+    case CommonNameCount::several:
+      return verdict_only(IdentityVerdict::mismatch);
+    case CommonNameCount::one:
+      break;
+  }
+  if (dns_id_matches(common_name, reference.value)) return matched_by(common_name);
+  return verdict_only(IdentityVerdict::mismatch);
+}
+
+// Spec "Prevent Identity Mismatch": the user reached the server by IP address or by a short host
+// name, and the certificate names the server by FQDN.
+MismatchHint mismatch_hint(const std::vector<PresentedIdentity>& presented,
+                           const ReferenceIdentity& reference) {
+  if (reference.kind == IdentityKind::ip_address) {
+    const bool names_a_host =
+        std::any_of(presented.begin(), presented.end(), [](const PresentedIdentity& identity) {
+          return identity.kind != PresentedIdentityKind::ip_address;
+        });
+    return names_a_host ? MismatchHint::address_for_named_server : MismatchHint::none;
+  }
+  if (reference.value.find('.') != std::string::npos) return MismatchHint::none;
+  const bool names_an_fqdn =
+      std::any_of(presented.begin(), presented.end(), [](const PresentedIdentity& identity) {
+        if (identity.kind == PresentedIdentityKind::ip_address) return false;
+        std::string_view name = identity.text;
+        if (identity.kind == PresentedIdentityKind::srv_name) {
+          const std::size_t dot = name.find('.');
+          name = dot == std::string_view::npos ? std::string_view() : name.substr(dot + 1);
+        }
+        return without_trailing_dot(name).find('.') != std::string_view::npos;
+      });
+  return names_an_fqdn ? MismatchHint::short_name_for_named_server : MismatchHint::none;
+}
+
+}  // namespace
+
+bool xmpp_addr_matches(std::string_view presented_der, const ReferenceIdentity& reference) {
+  if (reference.kind != IdentityKind::dns_name) return false;
+  const std::optional<std::string_view> jid = xmpp_addr_text(presented_der);
+  if (!jid) return false;
+  // RFC 7622 3.1: [localpart "@"] domainpart ["/" resourcepart]. A server is named by its
+  // domainpart alone; "admin@example.com" or "example.com/web" name something else.
+  if (jid->find_first_of("@/") != std::string_view::npos) return false;
+  // RFC 7622 3.2: a domainpart may be written in U-labels; compare its A-labels.
+  const Result<std::string> domain = to_a_labels(*jid);
+  return domain && exact_dns_id_matches(*domain, reference.value);
+}
+
+bool srv_id_matches(std::string_view presented_der, const ReferenceIdentity& reference) {
+  if (reference.kind != IdentityKind::dns_name) return false;
+  const std::string_view wanted_service = srv_service_label(reference.service);
+  if (wanted_service.empty()) return false;
+  const std::optional<SrvId> srv = parse_srv_id(presented_der);
+  // RFC 6125 6.5.1: the service label compares case-insensitively, the name as a DNS-ID.
+  return srv && equals_ignoring_ascii_case(srv->service, wanted_service) &&
+         exact_dns_id_matches(srv->name, reference.value);
+}
+
+const char* to_string(PresentedIdentityKind kind) {
+  switch (kind) {
+    case PresentedIdentityKind::xmpp_addr:
+      return "XmppAddr";
+    case PresentedIdentityKind::srv_name:
+      return "SRVName";
+    case PresentedIdentityKind::dns_name:
+      return "dNSName";
+    case PresentedIdentityKind::ip_address:
+      return "iPAddress";
+    case PresentedIdentityKind::common_name:
+      return "CN";
+  }
+  return "identity";
+}
+
 PresentedIdentities PresentedIdentities::of(const Certificate& leaf) {
   PresentedIdentities presented;
   presented.has_subject_alt_name_extension =
@@ -474,42 +895,94 @@ PresentedIdentities PresentedIdentities::of(const Certificate& leaf) {
   return presented;
 }
 
+std::vector<PresentedIdentity> presented_identities(const PresentedIdentities& presented,
+                                                    ServiceKind service, CnFallback cn_fallback) {
+  std::vector<PresentedIdentity> identities;
+  const std::span<const GeneralName> names = presented.subject_alt_names;
+  if (is_xmpp_service(service)) {
+    for (const GeneralName& name : names) {
+      if (!is_other_name(name, kOidXmppAddr)) continue;
+      const std::optional<std::string_view> jid = xmpp_addr_text(name.value);
+      identities.push_back({PresentedIdentityKind::xmpp_addr,
+                            jid ? printable(*jid) : "(malformed: not a DER UTF8String)"});
+    }
+    for (const GeneralName& name : names) {
+      if (!is_other_name(name, kOidSrvName)) continue;
+      const std::optional<std::string_view> srv = srv_id_text(name.value);
+      identities.push_back(
+          {PresentedIdentityKind::srv_name,
+           srv ? printable(*srv) : "(malformed: not a DER IA5String \"_service.name\")"});
+    }
+  }
+  for (const GeneralName& name : names) {
+    if (name.kind == GeneralNameKind::dns_name) {
+      identities.push_back({PresentedIdentityKind::dns_name, printable(name.value)});
+    }
+  }
+  for (const GeneralName& name : names) {
+    if (name.kind == GeneralNameKind::ip_address) {
+      identities.push_back({PresentedIdentityKind::ip_address, display_of(name)});
+    }
+  }
+  std::string common_name;
+  if (may_consult_common_name(presented, cn_fallback) &&
+      find_sole_common_name(*presented.subject, common_name) == CommonNameCount::one) {
+    identities.push_back({PresentedIdentityKind::common_name, printable(common_name)});
+  }
+  return identities;
+}
+
+std::vector<PresentedIdentity> presented_identities(const Certificate& leaf, ServiceKind service,
+                                                    CnFallback cn_fallback) {
+  return presented_identities(PresentedIdentities::of(leaf), service, cn_fallback);
+}
+
 IdentityResult check_presented_identities(const PresentedIdentities& presented,
                                           const ReferenceIdentity& reference,
                                           CnFallback cn_fallback) {
-  const GeneralNameKind comparable_kind = reference.kind == IdentityKind::ip_address
-                                              ? GeneralNameKind::ip_address
-                                              : GeneralNameKind::dns_name;
-  bool saw_comparable = false;
-  // Bounded by the number of names the certificate parser decoded from a bounded DER input; each
-  // comparison is bounded by the 253-character name limit checked before any other work.
-  for (const GeneralName& name : presented.subject_alt_names) {
-    if (name.kind != comparable_kind) continue;
-    saw_comparable = true;
-    const bool matches = reference.kind == IdentityKind::ip_address
-                             ? ip_address_matches(name, reference)
-                             : dns_id_matches(name.value, reference.value);
-    if (matches) return {IdentityVerdict::match, display_of(name)};
+  IdentityResult result = reference.kind == IdentityKind::ip_address
+                              ? match_address(presented, reference)
+                              : match_name(presented, reference, cn_fallback);
+  if (!result.ok()) {
+    result.presented = presented_identities(presented, reference.service, cn_fallback);
+    result.hint = mismatch_hint(result.presented, reference);
   }
-  if (saw_comparable) return {IdentityVerdict::mismatch, {}};
+  return result;
+}
 
-  // The CN is a DNS-ID of last resort: never for addresses (a CN holds free text, and CA/B Forum
-  // BR 7.1.4.3 spellings of addresses vary), never next to a subjectAltName extension.
-  const bool may_use_common_name =
-      reference.kind == IdentityKind::dns_name && cn_fallback == CnFallback::allow_when_no_san &&
-      !presented.has_subject_alt_name_extension && presented.subject != nullptr;
-  if (!may_use_common_name) return {IdentityVerdict::no_identities, {}};
-  std::string common_name;
-  switch (find_sole_common_name(*presented.subject, common_name)) {
-    case CommonNameCount::none:
-      return {IdentityVerdict::no_identities, {}};
-    case CommonNameCount::several:
-      return {IdentityVerdict::mismatch, {}};
-    case CommonNameCount::one:
+std::string describe_mismatch(const IdentityResult& result, const ReferenceIdentity& reference) {
+  if (result.ok()) return {};
+  // A prompt lists them all from result.presented; one line of text stops at a screenful.
+  constexpr std::size_t kMaxListed = 8;
+  std::string text = "the certificate does not name " + printable(reference.display) + " (" +
+                     to_string(reference.service) + ")";
+  if (result.presented.empty()) {
+    text += ": it carries no identity of that kind";
+  } else {
+    text += ": it names ";
+    for (std::size_t i = 0; i < result.presented.size() && i < kMaxListed; ++i) {
+      if (i > 0) text += ", ";
+      text += std::string(to_string(result.presented[i].kind)) + " " + result.presented[i].text;
+    }
+    if (result.presented.size() > kMaxListed) {
+      text += " and " + std::to_string(result.presented.size() - kMaxListed) + " more";
+    }
+  }
+  switch (result.hint) {
+    case MismatchHint::none:
+      break;
+    case MismatchHint::address_for_named_server:
+      text +=
+          "; the server was reached by IP address but is certified under a host name: "
+          "connect by that name";
+      break;
+    case MismatchHint::short_name_for_named_server:
+      text +=
+          "; the server was reached by a short host name but is certified under a fully "
+          "qualified domain name: connect by the FQDN";
       break;
   }
-  if (dns_id_matches(common_name, reference.value)) return {IdentityVerdict::match, common_name};
-  return {IdentityVerdict::mismatch, {}};
+  return text;
 }
 
 std::optional<std::string> common_name_encoding_problem(const PresentedIdentities& presented) {

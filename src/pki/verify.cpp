@@ -37,10 +37,7 @@ class ChainVerifier {
       if (!identity.ok()) {
         VerifyFailure mismatch;
         mismatch.error = VerifyError::name_mismatch;
-        mismatch.message = "the certificate does not name " + reference->display +
-                           (identity.verdict == IdentityVerdict::no_identities
-                                ? " (it carries no identity of that kind)"
-                                : "");
+        mismatch.message = describe_mismatch(identity, *reference);
         mismatch.issues = {{0, VerifyError::name_mismatch, mismatch.message}};
         mismatch.path = path_;
         return std::unexpected(std::move(mismatch));
