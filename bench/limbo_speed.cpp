@@ -142,14 +142,30 @@ bool openssl_case(const Case& c) {
   return ok;
 }
 
-template <class F>
-double time_all(const std::vector<Case>& cases, int rounds, F verify, std::size_t& accepted) {
-  accepted = 0;
-  const auto start = std::chrono::steady_clock::now();
+struct Totals {
+  double parley_seconds = 0, openssl_seconds = 0;
+  std::size_t parley_accepted = 0, openssl_accepted = 0;
+};
+
+// Interleaved case by case (and the order swapped every case), so that a noisy neighbour or a
+// frequency change on this shared machine slows both sides alike instead of one whole run.
+Totals time_interleaved(const std::vector<Case>& cases, int rounds) {
+  Totals t;
+  std::size_t turn = 0;
   for (int r = 0; r < rounds; ++r) {
-    for (const auto& c : cases) accepted += verify(c) ? 1 : 0;
+    for (const auto& c : cases) {
+      for (int side = 0; side < 2; ++side) {
+        const bool parley_side = ((turn + side) % 2) == 0;
+        const auto start = std::chrono::steady_clock::now();
+        const bool ok = parley_side ? parley_case(c) : openssl_case(c);
+        const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        (parley_side ? t.parley_seconds : t.openssl_seconds) += seconds;
+        (parley_side ? t.parley_accepted : t.openssl_accepted) += ok ? 1 : 0;
+      }
+      ++turn;
+    }
   }
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return t;
 }
 
 }  // namespace
@@ -161,16 +177,14 @@ int main(int argc, char** argv) {
   }
   const int rounds = argc > 2 ? std::max(1, std::atoi(argv[2])) : 1;
   const auto cases = load(argv[1]);
-  std::size_t parley_accepted = 0, openssl_accepted = 0;
-  // Alternate, so that neither side always runs on a colder cache.
-  const double openssl_seconds = time_all(cases, rounds, openssl_case, openssl_accepted);
-  const double parley_seconds = time_all(cases, rounds, parley_case, parley_accepted);
+  const Totals t = time_interleaved(cases, rounds);
   const double n = static_cast<double>(cases.size()) * rounds;
+  const auto per_round = [&](std::size_t accepted) { return accepted / static_cast<std::size_t>(rounds); };
   std::printf("cases %zu x %d rounds\n", cases.size(), rounds);
-  std::printf("parley   %.3f s total, %.1f us/case, %zu accepted per round\n", parley_seconds, parley_seconds / n * 1e6,
-              parley_accepted / static_cast<std::size_t>(rounds));
-  std::printf("openssl  %.3f s total, %.1f us/case, %zu accepted per round\n", openssl_seconds,
-              openssl_seconds / n * 1e6, openssl_accepted / static_cast<std::size_t>(rounds));
-  std::printf("ratio openssl/parley = %.2f\n", openssl_seconds / parley_seconds);
+  std::printf("parley   %.3f s total, %.1f us/case, %zu accepted per round\n", t.parley_seconds,
+              t.parley_seconds / n * 1e6, per_round(t.parley_accepted));
+  std::printf("openssl  %.3f s total, %.1f us/case, %zu accepted per round\n", t.openssl_seconds,
+              t.openssl_seconds / n * 1e6, per_round(t.openssl_accepted));
+  std::printf("ratio openssl/parley = %.2f\n", t.openssl_seconds / t.parley_seconds);
   return 0;
 }

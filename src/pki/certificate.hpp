@@ -153,6 +153,10 @@ class Certificate {
   UnixTime not_before() const { return not_before_; }
   UnixTime not_after() const { return not_after_; }
   const PublicKeyInfo& public_key() const { return public_key_; }
+  // The SubjectPublicKeyInfo as encoded: byte equality is key equality for path building (OpenSSL's
+  // EVP_PKEY comparison is far slower, and a differently encoded copy of a key is a different key
+  // for RFC 4158's loop detection anyway).
+  const std::string& subject_public_key_info() const { return spki_der_; }
   const std::string& signature_algorithm() const { return signature_algorithm_; }  // OID
 
   const std::vector<ExtensionInfo>& extensions() const { return extensions_; }
@@ -190,6 +194,7 @@ class Certificate {
   UnixTime not_before_ = 0;
   UnixTime not_after_ = 0;
   PublicKeyInfo public_key_;
+  std::string spki_der_;
   std::string signature_algorithm_;
   std::vector<ExtensionInfo> extensions_;
   std::vector<CertificateDefect> defects_;

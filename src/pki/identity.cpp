@@ -466,8 +466,40 @@ std::optional<std::string> dns_name_problem(std::string_view name, WildcardSynta
   return std::nullopt;
 }
 
+// The same rules as dns_name_problem, without building a message or a label list: name
+// constraints call this for every (name, subtree) pair, so it must not allocate.
 bool is_valid_dns_name(std::string_view name, WildcardSyntax wildcard) {
-  return !dns_name_problem(name, wildcard).has_value();
+  const std::string_view body = without_trailing_dot(name);
+  if (body.empty() || body.size() > kMaxDnsNameLength) return false;
+  auto label_is_valid = [](std::string_view label) {
+    if (label.empty() || label.size() > kMaxLabelLength) return false;
+    if (label.front() == '-' || label.back() == '-') return false;
+    for (const char c : label) {
+      if (!is_ascii_letter(c) && !is_ascii_digit(c) && c != '-') return false;
+    }
+    return true;
+  };
+  std::size_t labels = 0;
+  bool leading_wildcard = false;
+  std::string_view last;
+  std::size_t start = 0;
+  while (true) {  // at most 127 labels in 253 characters
+    const std::size_t dot = body.find('.', start);
+    const std::string_view label =
+        body.substr(start, dot == std::string_view::npos ? std::string_view::npos : dot - start);
+    if (labels == 0 && label == "*") {
+      if (wildcard == WildcardSyntax::forbidden) return false;
+      leading_wildcard = true;
+    } else if (!label_is_valid(label)) {
+      return false;
+    }
+    ++labels;
+    last = label;
+    if (dot == std::string_view::npos) break;
+    start = dot + 1;
+  }
+  if (leading_wildcard && labels < 3) return false;
+  return !looks_like_a_number(last);
 }
 
 bool is_public_suffix(std::string_view lowercase_name) {

@@ -79,7 +79,11 @@ class ChainVerifier {
         record({{depth, VerifyError::path_too_long, "path longer than the builder's ceiling"}});
         return false;
       }
-      if (!signature_verifies(current, *candidate)) {
+      // With several candidate issuers a signature check is what tells the real one from a
+      // same-named pretender, and it keeps the search linear on pools built to explode it
+      // (a hundred intermediates sharing one name). With one candidate there is nothing to
+      // choose, so its signature waits for try_complete_path.
+      if (candidates.size() > 1 && !signature_verifies(current, *candidate)) {
         if (budget_.exhausted()) return false;
         record({{depth, VerifyError::signature_invalid,
                  "signature does not verify with the key of " + candidate->subject().to_display_string()}});
@@ -93,18 +97,34 @@ class ChainVerifier {
     return false;
   }
 
+  // Validates the complete path first and checks signatures only on a path that passes: the
+  // checks of validate_path cost microseconds, a signature check tens to hundreds, and most
+  // rejected paths (expired, constrained, wrong purpose) never need one. Each edge is verified at
+  // most once per verification (cached), so backtracking never repeats the expensive part.
   bool try_complete_path() {
+    if (!budget_.spend_build_call()) return false;
     auto issues = validate_path(path_, policy_, budget_);
-    if (issues.empty()) return true;
-    record(std::move(issues));
-    return false;
+    if (!issues.empty()) {
+      record(std::move(issues));
+      return false;
+    }
+    for (std::size_t depth = 0; depth + 1 < path_.size(); ++depth) {
+      const Certificate& issuer = *path_[depth + 1];
+      if (!signature_verifies(*path_[depth], issuer)) {
+        if (budget_.exhausted()) return false;
+        record({{depth, VerifyError::signature_invalid,
+                 "signature does not verify with the key of " + issuer.subject().to_display_string()}});
+        return false;
+      }
+    }
+    return true;
   }
 
   // Same subject and same public key as a certificate already in the path (RFC 4158 2.4.2).
   bool in_path(const Certificate& candidate) const {
     return std::any_of(path_.begin(), path_.end(), [&](const CertificatePtr& c) {
       return c->subject() == candidate.subject() &&
-             X509_PUBKEY_eq(X509_get_X509_PUBKEY(c->openssl()), X509_get_X509_PUBKEY(candidate.openssl())) == 1;
+             c->subject_public_key_info() == candidate.subject_public_key_info();
     });
   }
 

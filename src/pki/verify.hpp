@@ -6,11 +6,12 @@
 //
 // Path building (after RFC 4158 and Chromium's path builder): depth-first from the leaf, trying
 // every certificate whose subject equals the current issuer, trust anchors first, then
-// candidates whose subjectKeyIdentifier matches the authorityKeyIdentifier; each edge's
-// signature is verified once (cached) before the path is extended. A complete path is validated
-// in full; on failure the search backtracks and tries the next candidate (expired or wrong-EKU
-// branches, cross-signs). Loops are cut by refusing a certificate whose subject and key already
-// appear in the path. All of it draws on the Budget; exhaustion fails the verification.
+// candidates whose subjectKeyIdentifier matches the authorityKeyIdentifier. A complete path is
+// validated in full, then its signatures are verified (each edge once per verification, cached);
+// on any failure the search backtracks and tries the next candidate (expired or wrong-EKU
+// branches, cross-signs, impostors with a borrowed name). Loops are cut by refusing a certificate
+// whose subject and key already appear in the path. All of it draws on the Budget; exhaustion
+// fails the verification.
 //
 // Success is a VerifiedPath, which only this module can construct.
 

@@ -2,10 +2,9 @@
 // RFC 5280 6.1 path validation of one candidate path, plus the profile rules of verify_policy.hpp.
 //
 // Input: path[0] is the leaf, path.back() the trust anchor, each certificate issued by the next.
-// Signatures are NOT checked here: the path builder verifies each signature as it extends a path
-// (so a bad signature prunes the search early and each one is computed once); a path handed to
-// validate_path has a verified signature on every edge. The anchor's self-signature is never
-// checked (it is trusted by configuration).
+// Signatures are NOT checked here: the path builder (verify.cpp) verifies them once a path has
+// passed validate_path, because these checks are cheap and most rejected paths never need a
+// signature computed. The anchor's self-signature is never checked (trusted by configuration).
 //
 // Deliberate deviations from RFC 5280, each the choice Chromium's verifier also makes:
 //  - The anchor is a full certificate whose constraints are enforced (validity, basicConstraints,
