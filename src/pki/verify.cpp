@@ -199,6 +199,11 @@ VerifyResult verify_server_certificate(const CertificatePtr& leaf,
   return ChainVerifier(intermediates, anchors, policy).verify(leaf, &reference);
 }
 
+VerifyResult verify_chain(const CertificatePtr& leaf, const std::vector<CertificatePtr>& intermediates,
+                          const TrustStore& anchors, const VerifyPolicy& policy) {
+  return ChainVerifier(intermediates, anchors, policy).verify(leaf, nullptr);
+}
+
 VerifyResult verify_client_certificate(const CertificatePtr& leaf,
                                        const std::vector<CertificatePtr>& intermediates,
                                        const TrustStore& anchors, const VerifyPolicy& policy) {

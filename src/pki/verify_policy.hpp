@@ -35,7 +35,9 @@ struct VerifyPolicy {
   std::optional<std::uint16_t> required_leaf_key_usage;  // KeyUsageBit mask, when the use is known
   // Logical intermediates allowed between leaf and anchor (self-issued ones do not count).
   std::optional<std::size_t> max_intermediates;
-  CnFallback cn_fallback = CnFallback::allow_when_no_san;
+  // RFC 6125 6.4.4: the subject CN only when the certificate has no DNS-ID, SRV-ID, URI-ID or
+  // XmppAddr; FIPS mode and strict deployments use CnFallback::never (RFC 9525).
+  CnFallback cn_fallback = CnFallback::allow_when_no_identifier_san;
   BudgetLimits budget;
   std::vector<CrlPtr> crls;  // checked for every certificate below the anchor when non-empty
 };
