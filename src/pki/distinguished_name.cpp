@@ -146,11 +146,14 @@ DistinguishedName distinguished_name_from_openssl(const X509_NAME* name) {
         attribute.canonical_value = prepare_for_comparison(attribute.value_utf8);
       } else {
         // Not convertible (e.g. an odd-length BMPString): compare by bytes, never equal to text.
-        attribute.canonical_value = "#" + hex(openssl::string_bytes(value));
+        attribute.canonical_value = '#';
+        attribute.canonical_value += hex(openssl::string_bytes(value));
       }
     } else {
-      attribute.canonical_value =
-          "#" + std::to_string(attribute.asn1_string_type) + "#" + hex(openssl::string_bytes(value));
+      attribute.canonical_value = '#';
+      attribute.canonical_value += std::to_string(attribute.asn1_string_type);
+      attribute.canonical_value += '#';
+      attribute.canonical_value += hex(openssl::string_bytes(value));
     }
     result.rdns.back().push_back(std::move(attribute));
   }
