@@ -165,8 +165,18 @@ void BM_openssl_parse_and_verify(benchmark::State& state, const std::string& kin
 class RatioReporter : public benchmark::ConsoleReporter {
  public:
   void ReportRuns(const std::vector<Run>& runs) override {
+    // With --benchmark_repetitions the median of the repetitions is the figure; otherwise the
+    // single run. Keyed by the base name, without the "_median" suffix.
     for (const auto& run : runs) {
-      if (run.run_type == Run::RT_Iteration && !run.error_occurred) times_[run.benchmark_name()] = run.GetAdjustedCPUTime();
+      if (run.error_occurred) continue;
+      const bool median = run.run_type == Run::RT_Aggregate && run.aggregate_name == "median";
+      const std::string name = run.run_name.str();
+      if (median) {
+        times_[name] = run.GetAdjustedCPUTime();
+        from_median_[name] = true;
+      } else if (run.run_type == Run::RT_Iteration && !from_median_[name]) {
+        times_[name] = run.GetAdjustedCPUTime();
+      }
     }
     ConsoleReporter::ReportRuns(runs);
   }
@@ -184,6 +194,7 @@ class RatioReporter : public benchmark::ConsoleReporter {
 
  private:
   std::map<std::string, double> times_;
+  std::map<std::string, bool> from_median_;
 };
 
 }  // namespace
