@@ -16,6 +16,7 @@
 #include <span>
 #include <utility>
 
+#include "core/atomic_file.hpp"
 #include "pki/identity.hpp"
 
 namespace parley::client {
@@ -29,31 +30,6 @@ constexpr pki::UnixTime kLatestTime = 253402300799;  // 9999-12-31T23:59:59Z
 std::string errno_text(int error) {
   return std::strerror(error);
 }
-
-// Closes a descriptor on every path out of a function.
-class FileDescriptor {
- public:
-  explicit FileDescriptor(int fd = -1) : fd_(fd) {}
-  ~FileDescriptor() { reset(); }
-  FileDescriptor(const FileDescriptor&) = delete;
-  FileDescriptor& operator=(const FileDescriptor&) = delete;
-  int get() const { return fd_; }
-  bool valid() const { return fd_ >= 0; }
-  // Closes now and reports the result: close() can report a failed write-back on some file
-  // systems, so the writer must look at it.
-  int close_checked() {
-    const int result = ::close(fd_);
-    fd_ = -1;
-    return result;
-  }
-
- private:
-  void reset() {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = -1;
-  }
-  int fd_;
-};
 
 // ---- encodings --------------------------------------------------------------------------------
 
@@ -138,17 +114,24 @@ std::string colon_hex(std::string_view bytes) {
   return out;
 }
 
-// "-" or 1..65535 written without leading zeros.
-std::optional<std::optional<std::uint16_t>> parse_port_field(std::string_view text) {
-  if (text == "-") return std::optional<std::uint16_t>{};
-  if (text.empty() || text.size() > 5 || text.front() == '0') return std::nullopt;
+// "-" or 1..65535 written without leading zeros. (A plain struct rather than a nested optional:
+// GCC 12 reports a false maybe-uninitialized on optional<optional<T>> at -O3.)
+struct PortField {
+  bool valid = false;
+  bool present = false;
+  std::uint16_t value = 0;
+};
+
+PortField parse_port_field(std::string_view text) {
+  if (text == "-") return {true, false, 0};
+  if (text.empty() || text.size() > 5 || text.front() == '0') return {};
   std::uint32_t value = 0;
   for (const char c : text) {
-    if (c < '0' || c > '9') return std::nullopt;
+    if (c < '0' || c > '9') return {};
     value = value * 10 + static_cast<std::uint32_t>(c - '0');
   }
-  if (value == 0 || value > 65535) return std::nullopt;
-  return std::optional<std::uint16_t>{static_cast<std::uint16_t>(value)};
+  if (value == 0 || value > 65535) return {};
+  return {true, true, static_cast<std::uint16_t>(value)};
 }
 
 std::string port_field(const std::optional<std::uint16_t>& port) {
@@ -186,9 +169,10 @@ Result<StoredCertificate> parse_entry(std::string_view line, const StoreLimits& 
   }
   const auto kind = pki::parse_service_kind(fields[0]);
   if (!kind) return fail(Error::parse("unknown service \"" + std::string(fields[0]) + "\""));
-  const auto port = parse_port_field(fields[2]);
-  if (!port) return fail(Error::parse("the port is not 1-65535 or \"-\""));
-  auto service = ServiceIdentity::make(*kind, fields[1], *port);
+  const PortField port = parse_port_field(fields[2]);
+  if (!port.valid) return fail(Error::parse("the port is not 1-65535 or \"-\""));
+  auto service = ServiceIdentity::make(*kind, fields[1],
+                                       port.present ? std::optional<std::uint16_t>(port.value) : std::nullopt);
   if (!service) return fail(Error::parse(service.error().message));
   if (service->host != fields[1]) {
     return fail(
@@ -384,54 +368,6 @@ Result<void> ensure_directory(const std::filesystem::path& directory) {
   return {};
 }
 
-Result<void> write_all(int fd, std::string_view data, const std::filesystem::path& path) {
-  while (!data.empty()) {
-    const ssize_t written = ::write(fd, data.data(), data.size());
-    if (written < 0) {
-      if (errno == EINTR) continue;
-      return fail(Error::io(path.string() + ": write failed: " + errno_text(errno)));
-    }
-    data.remove_prefix(static_cast<std::size_t>(written));
-  }
-  return {};
-}
-
-// Temp file in the same directory (rename is atomic only within one file system), fsync, rename,
-// fsync the directory so the rename itself survives a crash. The temp file goes on any failure.
-Result<void> replace_file_atomically(int directory_fd, const std::filesystem::path& directory,
-                                     std::string_view content) {
-  const auto file = directory / CertificateStore::kFileName;
-  std::string temp_name =
-      (directory / ("." + std::string(CertificateStore::kFileName) + ".tmp-XXXXXX")).string();
-  FileDescriptor fd(::mkostemp(temp_name.data(), O_CLOEXEC));  // creates it with mode 0600
-  if (!fd.valid()) {
-    return fail(
-        Error::io(directory.string() + ": cannot create a temporary file: " + errno_text(errno)));
-  }
-  auto cleanup = [&](Error error) -> Result<void> {
-    ::unlink(temp_name.c_str());
-    return fail(std::move(error));
-  };
-  if (::fchmod(fd.get(), 0600) != 0) {
-    return cleanup(Error::io(temp_name + ": cannot set mode 0600: " + errno_text(errno)));
-  }
-  if (auto written = write_all(fd.get(), content, temp_name); !written) {
-    return cleanup(written.error());
-  }
-  if (::fsync(fd.get()) != 0)
-    return cleanup(Error::io(temp_name + ": fsync failed: " + errno_text(errno)));
-  if (fd.close_checked() != 0)
-    return cleanup(Error::io(temp_name + ": close failed: " + errno_text(errno)));
-  if (::rename(temp_name.c_str(), file.c_str()) != 0) {
-    return cleanup(Error::io(file.string() + ": cannot replace: " + errno_text(errno)));
-  }
-  if (::fsync(directory_fd) != 0) {
-    // The new file is in place; only its durability across a crash is in doubt.
-    return fail(Error::io(directory.string() + ": fsync failed: " + errno_text(errno)));
-  }
-  return {};
-}
-
 // What a change did to the entries: only a change that needs writing touches the file.
 enum class Write { needed, not_needed };
 template <class T>
@@ -468,7 +404,10 @@ Result<T> modify_store(const std::filesystem::path& directory, const StoreLimits
     return fail(Error::limit(directory.string() + ": the store would exceed " +
                              std::to_string(limits.max_file_bytes) + " bytes; remove some first"));
   }
-  if (auto written = replace_file_atomically(directory_fd.get(), directory, content); !written) {
+  // Rewritten as a whole and renamed over the old file, so a crash leaves the old or the new one.
+  const auto written = write_file_atomically(directory / CertificateStore::kFileName, content,
+                                             {.existing = ExistingFile::replace, .mode = 0600});
+  if (!written) {
     return fail(written.error());
   }
   return changed.outcome;
