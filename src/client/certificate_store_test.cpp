@@ -17,14 +17,16 @@
 #include <string_view>
 #include <vector>
 
-#include "client/test_support.hpp"
+#include "core/test_support.hpp"
 
 namespace parley::client {
 namespace {
 
-using testing::directory_entries;
-using testing::fixture_certificate;
-using testing::TempDir;
+using test_support::directory_entries;
+using test_support::fixture_certificate;
+using test_support::TempDir;
+using test_support::file_bytes;
+using test_support::mode_of;
 
 constexpr pki::UnixTime kDay = 24 * 60 * 60;
 
@@ -35,24 +37,11 @@ ServiceIdentity service(pki::ServiceKind kind, std::string_view host,
   return made ? *made : ServiceIdentity{};
 }
 
-std::string file_bytes(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
-}
-
 void write_bytes(const std::filesystem::path& path, std::string_view bytes, mode_t mode = 0600) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
   out.close();
   ASSERT_EQ(::chmod(path.c_str(), mode), 0);
-}
-
-mode_t mode_of(const std::filesystem::path& path) {
-  struct stat st {};
-  EXPECT_EQ(::stat(path.c_str(), &st), 0) << path;
-  return st.st_mode & 07777;
 }
 
 // ---- ServiceIdentity

@@ -15,14 +15,14 @@
 #include <string_view>
 #include <vector>
 
-#include "client/test_support.hpp"
+#include "core/test_support.hpp"
 
 namespace parley::client {
 namespace {
 
-using testing::directory_entries;
-using testing::fixture_certificate;
-using testing::TempDir;
+using test_support::directory_entries;
+using test_support::fixture_certificate;
+using test_support::TempDir;
 
 constexpr pki::UnixTime kDay = 24 * 60 * 60;
 

@@ -23,62 +23,11 @@ using Decoded = std::unique_ptr<T, openssl::Deleter<FreeFunction>>;
 // inside the extension is malformed (the caller records a defect) or unknown to OpenSSL.
 void* decode_extension(X509_EXTENSION* extension) { return X509V3_EXT_d2i(extension); }
 
-GeneralName convert_general_name(const GENERAL_NAME* name) {
-  GeneralName out;
-  switch (name->type) {
-    case GEN_OTHERNAME: {
-      out.kind = GeneralNameKind::other_name;
-      out.other_name_type = oid_text(name->d.otherName->type_id);
-      unsigned char* der = nullptr;
-      const int length = i2d_ASN1_TYPE(name->d.otherName->value, &der);
-      if (length > 0) {
-        out.value.assign(reinterpret_cast<const char*>(der), static_cast<std::size_t>(length));
-        OPENSSL_free(der);
-      }
-      break;
-    }
-    case GEN_EMAIL:
-      out.kind = GeneralNameKind::rfc822_name;
-      out.value = string_bytes(name->d.rfc822Name);
-      break;
-    case GEN_DNS:
-      out.kind = GeneralNameKind::dns_name;
-      out.value = string_bytes(name->d.dNSName);
-      break;
-    case GEN_URI:
-      out.kind = GeneralNameKind::uri;
-      out.value = string_bytes(name->d.uniformResourceIdentifier);
-      break;
-    case GEN_IPADD:
-      out.kind = GeneralNameKind::ip_address;
-      out.value = string_bytes(name->d.iPAddress);
-      break;
-    case GEN_DIRNAME:
-      out.kind = GeneralNameKind::directory_name;
-      out.directory = distinguished_name_from_openssl(name->d.directoryName);
-      out.value = out.directory.der;
-      break;
-    case GEN_RID:
-      out.kind = GeneralNameKind::registered_id;
-      out.value = oid_text(name->d.registeredID);
-      break;
-    case GEN_X400:
-      out.kind = GeneralNameKind::x400_address;
-      out.value = string_bytes(name->d.x400Address);
-      break;
-    case GEN_EDIPARTY:
-    default:
-      out.kind = GeneralNameKind::edi_party_name;
-      break;
-  }
-  return out;
-}
-
 GeneralNames convert_general_names(const GENERAL_NAMES* names) {
   GeneralNames out;
   const int count = sk_GENERAL_NAME_num(names);
   out.reserve(static_cast<std::size_t>(std::max(count, 0)));
-  for (int i = 0; i < count; ++i) out.push_back(convert_general_name(sk_GENERAL_NAME_value(names, i)));
+  for (int i = 0; i < count; ++i) out.push_back(general_name_from_openssl(sk_GENERAL_NAME_value(names, i)));
   return out;
 }
 
@@ -89,7 +38,7 @@ GeneralNames convert_subtrees(const STACK_OF(GENERAL_SUBTREE) * subtrees, bool& 
     const GENERAL_SUBTREE* subtree = sk_GENERAL_SUBTREE_value(subtrees, i);
     if (subtree->maximum != nullptr) has_min_or_max = true;
     if (subtree->minimum != nullptr && ASN1_INTEGER_get(subtree->minimum) != 0) has_min_or_max = true;
-    out.push_back(convert_general_name(subtree->base));
+    out.push_back(general_name_from_openssl(subtree->base));
   }
   return out;
 }
@@ -158,21 +107,6 @@ PublicKeyInfo read_public_key(X509* x509) {
 }
 
 }  // namespace
-
-const char* to_string(GeneralNameKind kind) {
-  switch (kind) {
-    case GeneralNameKind::other_name: return "otherName";
-    case GeneralNameKind::rfc822_name: return "rfc822Name";
-    case GeneralNameKind::dns_name: return "dNSName";
-    case GeneralNameKind::x400_address: return "x400Address";
-    case GeneralNameKind::directory_name: return "directoryName";
-    case GeneralNameKind::edi_party_name: return "ediPartyName";
-    case GeneralNameKind::uri: return "uniformResourceIdentifier";
-    case GeneralNameKind::ip_address: return "iPAddress";
-    case GeneralNameKind::registered_id: return "registeredID";
-  }
-  return "unknown";
-}
 
 const char* to_string(CertificateDefect defect) {
   switch (defect) {
@@ -495,7 +429,7 @@ void Certificate::read_extensions() {
       }
       for (int j = 0; j < sk_ACCESS_DESCRIPTION_num(value.get()); ++j) {
         const ACCESS_DESCRIPTION* description = sk_ACCESS_DESCRIPTION_value(value.get(), j);
-        const GeneralName location = convert_general_name(description->location);
+        const GeneralName location = general_name_from_openssl(description->location);
         if (location.kind != GeneralNameKind::uri) continue;
         const int method = OBJ_obj2nid(description->method);
         if (method == NID_ad_OCSP) ocsp_urls_.push_back(location.value);

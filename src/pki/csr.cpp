@@ -13,25 +13,14 @@
 
 #include "core/atomic_file.hpp"
 #include "pki/certificate.hpp"
+#include "core/utf8.hpp"
 #include "pki/openssl_types.hpp"
 
 namespace parley::pki {
 namespace {
 
-using openssl::Deleter;
-using X509ReqPtr = std::unique_ptr<X509_REQ, Deleter<X509_REQ_free>>;
-using X509NamePtr = std::unique_ptr<X509_NAME, Deleter<X509_NAME_free>>;
-using GeneralNamePtr = std::unique_ptr<GENERAL_NAME, Deleter<GENERAL_NAME_free>>;
-using GeneralNamesPtr = std::unique_ptr<GENERAL_NAMES, Deleter<GENERAL_NAMES_free>>;
-using Asn1StringPtr = std::unique_ptr<ASN1_STRING, Deleter<ASN1_STRING_free>>;
-using Asn1TypePtr = std::unique_ptr<ASN1_TYPE, Deleter<ASN1_TYPE_free>>;
-using Asn1ObjectPtr = std::unique_ptr<ASN1_OBJECT, Deleter<ASN1_OBJECT_free>>;
-using X509ExtensionPtr = std::unique_ptr<X509_EXTENSION, Deleter<X509_EXTENSION_free>>;
+using namespace openssl;  // the RAII handles of openssl_types.hpp
 
-void free_extension_stack(STACK_OF(X509_EXTENSION) * stack) {
-  sk_X509_EXTENSION_pop_free(stack, X509_EXTENSION_free);
-}
-using X509ExtensionStackPtr = std::unique_ptr<STACK_OF(X509_EXTENSION), Deleter<free_extension_stack>>;
 
 // RFC 5280 Appendix A.1 upper bounds, in characters.
 constexpr std::size_t kMaxCommonNameCharacters = 64;            // ub-common-name
@@ -41,46 +30,6 @@ constexpr std::size_t kMaxLocalityOrStateCharacters = 128;      // ub-locality-n
 
 constexpr std::string_view kSrvClientPrefix = "_xmpp-client.";
 constexpr std::string_view kSrvServerPrefix = "_xmpp-server.";
-
-// Number of code points when `text` is strict UTF-8 (RFC 3629: no overlong forms, surrogates or
-// values above U+10FFFF), nullopt otherwise.
-std::optional<std::size_t> utf8_length(std::string_view text) {
-  std::size_t count = 0;
-  std::size_t i = 0;
-  while (i < text.size()) {
-    const auto lead = static_cast<unsigned char>(text[i]);
-    std::size_t length = 1;
-    std::uint32_t code_point = lead;
-    if (lead >= 0x80) {
-      if ((lead & 0xE0) == 0xC0) {
-        length = 2;
-        code_point = lead & 0x1Fu;
-      } else if ((lead & 0xF0) == 0xE0) {
-        length = 3;
-        code_point = lead & 0x0Fu;
-      } else if ((lead & 0xF8) == 0xF0) {
-        length = 4;
-        code_point = lead & 0x07u;
-      } else {
-        return std::nullopt;
-      }
-      if (i + length > text.size()) return std::nullopt;
-      for (std::size_t k = 1; k < length; ++k) {
-        const auto next = static_cast<unsigned char>(text[i + k]);
-        if ((next & 0xC0) != 0x80) return std::nullopt;
-        code_point = (code_point << 6) | (next & 0x3Fu);
-      }
-      static constexpr std::array<std::uint32_t, 5> kSmallestForLength = {0, 0, 0x80, 0x800, 0x10000};
-      if (code_point < kSmallestForLength[length] || code_point > 0x10FFFF ||
-          (code_point >= 0xD800 && code_point <= 0xDFFF)) {
-        return std::nullopt;
-      }
-    }
-    i += length;
-    ++count;
-  }
-  return count;
-}
 
 std::string lowercase_ascii(std::string_view text) {
   std::string out(text);
@@ -351,7 +300,7 @@ const char* to_string(RequestedNameKind kind) {
 std::optional<std::string> subject_value_problem(SubjectField field, std::string_view value,
                                                  CaProfile profile) {
   if (value.empty()) return "is empty";
-  const std::optional<std::size_t> characters = utf8_length(value);
+  const std::optional<std::size_t> characters = utf8_code_point_count(value);
   if (!characters) return "is not valid UTF-8";
   for (const char c : value) {
     const auto byte = static_cast<unsigned char>(c);

@@ -18,17 +18,11 @@ namespace {
 
 using openssl::oid_text;
 using openssl::string_bytes;
+using openssl::GeneralNamesPtr;
+using openssl::X509ExtensionStackPtr;
+using openssl::X509ReqPtr;
 
-using X509ReqPtr = std::unique_ptr<X509_REQ, openssl::Deleter<X509_REQ_free>>;
-using GeneralNamesPtr = std::unique_ptr<GENERAL_NAMES, openssl::Deleter<GENERAL_NAMES_free>>;
 
-// X509_REQ_get_extensions hands over a stack the caller must free element by element.
-struct ExtensionStackDeleter {
-  void operator()(STACK_OF(X509_EXTENSION) * stack) const {
-    sk_X509_EXTENSION_pop_free(stack, X509_EXTENSION_free);
-  }
-};
-using ExtensionStackPtr = std::unique_ptr<STACK_OF(X509_EXTENSION), ExtensionStackDeleter>;
 
 constexpr const char* kOidCountryName = "2.5.4.6";
 constexpr const char* kOidLocalityName = "2.5.4.7";
@@ -169,56 +163,6 @@ PublicKeyInfo describe_public_key(X509_PUBKEY* public_key) {
   }
   ERR_clear_error();
   return info;
-}
-
-// The few GeneralName kinds a CSR's subjectAltName holds, as plain values (general_name.hpp);
-// kinds the rules never look into keep only their kind.
-GeneralName plain_general_name(const GENERAL_NAME* name) {
-  GeneralName out;
-  switch (name->type) {
-    case GEN_OTHERNAME: {
-      out.kind = GeneralNameKind::other_name;
-      out.other_name_type = oid_text(name->d.otherName->type_id);
-      unsigned char* der = nullptr;
-      const int length = i2d_ASN1_TYPE(name->d.otherName->value, &der);
-      if (length > 0) {
-        out.value.assign(reinterpret_cast<const char*>(der), static_cast<std::size_t>(length));
-        OPENSSL_free(der);
-      }
-      break;
-    }
-    case GEN_EMAIL:
-      out.kind = GeneralNameKind::rfc822_name;
-      out.value = string_bytes(name->d.rfc822Name);
-      break;
-    case GEN_DNS:
-      out.kind = GeneralNameKind::dns_name;
-      out.value = string_bytes(name->d.dNSName);
-      break;
-    case GEN_URI:
-      out.kind = GeneralNameKind::uri;
-      out.value = string_bytes(name->d.uniformResourceIdentifier);
-      break;
-    case GEN_IPADD:
-      out.kind = GeneralNameKind::ip_address;
-      out.value = string_bytes(name->d.iPAddress);
-      break;
-    case GEN_DIRNAME:
-      out.kind = GeneralNameKind::directory_name;
-      out.directory = distinguished_name_from_openssl(name->d.directoryName);
-      out.value = out.directory.der;
-      break;
-    case GEN_RID:
-      out.kind = GeneralNameKind::registered_id;
-      out.value = oid_text(name->d.registeredID);
-      break;
-    case GEN_X400:
-      out.kind = GeneralNameKind::x400_address;
-      break;
-    default:
-      out.kind = GeneralNameKind::edi_party_name;
-  }
-  return out;
 }
 
 bool is_base64_character(char c) {
@@ -760,7 +704,7 @@ Result<ParsedCsr> ParsedCsr::from_der(std::string_view der) {
   csr.signature_valid = key != nullptr && X509_REQ_verify(request.get(), key) == 1;
 
   // The requested extensions live in the PKCS #9 extensionRequest attribute.
-  ExtensionStackPtr extensions(X509_REQ_get_extensions(request.get()));
+  X509ExtensionStackPtr extensions(X509_REQ_get_extensions(request.get()));
   const int count = extensions ? sk_X509_EXTENSION_num(extensions.get()) : 0;
   for (int i = 0; i < count; ++i) {
     X509_EXTENSION* extension = sk_X509_EXTENSION_value(extensions.get(), i);
@@ -781,7 +725,7 @@ Result<ParsedCsr> ParsedCsr::from_der(std::string_view der) {
     const int name_count = sk_GENERAL_NAME_num(names.get());
     // Keep one more than the bound so that the rule sees it was exceeded.
     const int kept = std::min<int>(name_count, static_cast<int>(kMaxSubjectAltNamesPerCsr) + 1);
-    for (int k = 0; k < kept; ++k) csr.subject_alt_names.push_back(plain_general_name(sk_GENERAL_NAME_value(names.get(), k)));
+    for (int k = 0; k < kept; ++k) csr.subject_alt_names.push_back(general_name_from_openssl(sk_GENERAL_NAME_value(names.get(), k)));
   }
   ERR_clear_error();
   return csr;

@@ -10,6 +10,8 @@
 
 #include "pki/distinguished_name.hpp"
 
+typedef struct GENERAL_NAME_st GENERAL_NAME;  // NOLINT: OpenSSL's own forward declaration
+
 namespace parley::pki {
 
 enum class GeneralNameKind {
@@ -39,5 +41,9 @@ struct GeneralName {
 };
 
 using GeneralNames = std::vector<GeneralName>;
+
+// Reads an OpenSSL GENERAL_NAME into Parley's form. The one place that does, for certificates,
+// CSRs and constraints alike.
+GeneralName general_name_from_openssl(const GENERAL_NAME* name);
 
 }  // namespace parley::pki

@@ -1,5 +1,7 @@
 #include "pki/identity.hpp"
 
+#include "core/utf8.hpp"
+
 #include <libpsl.h>
 
 #if PARLEY_HAVE_LIBIDN2
@@ -98,54 +100,6 @@ bool has_non_ascii(std::string_view text) {
                      [](char c) { return static_cast<unsigned char>(c) >= 0x80; });
 }
 
-// Length of the well-formed UTF-8 sequence (RFC 3629: no overlong forms, no surrogates, nothing
-// above U+10FFFF) that starts text[position], or 0. Sets code_point.
-std::size_t utf8_sequence_length(std::string_view text, std::size_t position,
-                                 std::uint32_t& code_point) {
-  const auto byte = [&](std::size_t i) { return static_cast<unsigned char>(text[i]); };
-  const unsigned char lead = byte(position);
-  std::size_t length = 0;
-  std::uint32_t minimum = 0;
-  if (lead < 0x80) {
-    code_point = lead;
-    return 1;
-  }
-  if (lead >= 0xc2 && lead <= 0xdf) {
-    length = 2;
-    minimum = 0x80;
-    code_point = lead & 0x1fu;
-  } else if (lead >= 0xe0 && lead <= 0xef) {
-    length = 3;
-    minimum = 0x800;
-    code_point = lead & 0x0fu;
-  } else if (lead >= 0xf0 && lead <= 0xf4) {
-    length = 4;
-    minimum = 0x10000;
-    code_point = lead & 0x07u;
-  } else {
-    return 0;
-  }
-  if (text.size() - position < length) return 0;
-  for (std::size_t i = 1; i < length; ++i) {
-    const unsigned char continuation = byte(position + i);
-    if ((continuation & 0xc0) != 0x80) return 0;
-    code_point = (code_point << 6) | (continuation & 0x3fu);
-  }
-  if (code_point < minimum || code_point > 0x10ffff) return 0;
-  if (code_point >= 0xd800 && code_point <= 0xdfff) return 0;
-  return length;
-}
-
-bool is_valid_utf8(std::string_view text) {
-  std::uint32_t code_point = 0;
-  for (std::size_t position = 0; position < text.size();) {
-    const std::size_t length = utf8_sequence_length(text, position, code_point);
-    if (length == 0) return false;
-    position += length;
-  }
-  return true;
-}
-
 // Certificate text for people: UTF-8 stays readable, but C0 and C1 controls, DEL, backslashes and
 // bytes that are not UTF-8 become \xNN, so that a name can neither drive a terminal (ESC, CSI
 // U+009B) nor pass for another one.
@@ -161,7 +115,7 @@ std::string printable(std::string_view text) {
   };
   while (position < text.size() && shown < kMaxShownCharacters) {
     std::uint32_t code_point = 0;
-    const std::size_t length = utf8_sequence_length(text, position, code_point);
+    const std::size_t length = utf8_sequence_at(text, position, code_point);
     ++shown;
     if (length == 0) {
       escape(static_cast<unsigned char>(text[position]));

@@ -18,25 +18,9 @@
 namespace parley::pki {
 namespace {
 
-using openssl::Deleter;
-using X509ReqPtr = std::unique_ptr<X509_REQ, Deleter<X509_REQ_free>>;
-using X509NamePtr = std::unique_ptr<X509_NAME, Deleter<X509_NAME_free>>;
-using GeneralNamesPtr = std::unique_ptr<GENERAL_NAMES, Deleter<GENERAL_NAMES_free>>;
-using Asn1BitStringPtr = std::unique_ptr<ASN1_BIT_STRING, Deleter<ASN1_BIT_STRING_free>>;
-using Asn1OctetStringPtr = std::unique_ptr<ASN1_OCTET_STRING, Deleter<ASN1_OCTET_STRING_free>>;
-using Asn1IntegerPtr = std::unique_ptr<ASN1_INTEGER, Deleter<ASN1_INTEGER_free>>;
-using BasicConstraintsPtr = std::unique_ptr<BASIC_CONSTRAINTS, Deleter<BASIC_CONSTRAINTS_free>>;
-using ExtendedKeyUsagePtr = std::unique_ptr<EXTENDED_KEY_USAGE, Deleter<EXTENDED_KEY_USAGE_free>>;
-using AuthorityKeyIdPtr = std::unique_ptr<AUTHORITY_KEYID, Deleter<AUTHORITY_KEYID_free>>;
-using BignumPtr = std::unique_ptr<BIGNUM, Deleter<BN_free>>;
+using namespace openssl;  // the RAII handles of openssl_types.hpp
 
-void free_extension_stack(STACK_OF(X509_EXTENSION) * stack) {
-  sk_X509_EXTENSION_pop_free(stack, X509_EXTENSION_free);
-}
-using X509ExtensionStackPtr = std::unique_ptr<STACK_OF(X509_EXTENSION), Deleter<free_extension_stack>>;
 
-void free_openssl_string(char* text) { OPENSSL_free(text); }
-using OpensslStringPtr = std::unique_ptr<char, Deleter<free_openssl_string>>;
 
 constexpr UnixTime kSecondsPerDay = 24 * 60 * 60;
 // Lab machines' clocks drift; a certificate that is not yet valid on the client is a confusing

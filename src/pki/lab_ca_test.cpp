@@ -4,6 +4,7 @@
 // signatures, weak keys) are built here with OpenSSL's API directly. No row reads the clock.
 
 #include "pki/lab_ca.hpp"
+#include "core/test_support.hpp"
 
 #include <gtest/gtest.h>
 #include <openssl/pem.h>
@@ -25,15 +26,10 @@
 namespace parley::pki {
 namespace {
 
-using openssl::Deleter;
-using X509ReqPtr = std::unique_ptr<X509_REQ, Deleter<X509_REQ_free>>;
-using X509NamePtr = std::unique_ptr<X509_NAME, Deleter<X509_NAME_free>>;
-using GeneralNamesPtr = std::unique_ptr<GENERAL_NAMES, Deleter<GENERAL_NAMES_free>>;
+using namespace parley::test_support;
 
-void free_extension_stack(STACK_OF(X509_EXTENSION) * stack) {
-  sk_X509_EXTENSION_pop_free(stack, X509_EXTENSION_free);
-}
-using X509ExtensionStackPtr = std::unique_ptr<STACK_OF(X509_EXTENSION), Deleter<free_extension_stack>>;
+using namespace openssl;  // the RAII handles of openssl_types.hpp
+
 
 constexpr UnixTime kNow = 1767225600;  // 2026-01-01T00:00:00Z
 constexpr UnixTime kDay = 24 * 60 * 60;
@@ -126,41 +122,6 @@ std::string make_request(const RequestSpec& spec) {
 }
 
 // ---- helpers ----------------------------------------------------------------------------------
-
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "parley-lab-ca-XXXXXX").string();
-    if (::mkdtemp(pattern.data()) == nullptr) ADD_FAILURE() << "mkdtemp failed";
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
-
-std::vector<std::string> directory_entries(const std::filesystem::path& directory) {
-  std::vector<std::string> names;
-  std::error_code ignored;
-  for (const auto& entry : std::filesystem::directory_iterator(directory, ignored)) {
-    names.push_back(entry.path().filename().string());
-  }
-  std::sort(names.begin(), names.end());
-  return names;
-}
-
-mode_t mode_of(const std::filesystem::path& path) {
-  struct stat st {};
-  EXPECT_EQ(::stat(path.c_str(), &st), 0) << path;
-  return st.st_mode & 07777;
-}
 
 CertificatePtr parse_one(const std::string& pem) {
   auto parsed = Certificate::from_pem(pem);
