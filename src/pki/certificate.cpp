@@ -53,59 +53,6 @@ bool validity_encoding_is_strict(const ASN1_TIME* time) {
   return std::all_of(text.begin(), text.end() - 1, [](char c) { return c >= '0' && c <= '9'; });
 }
 
-PublicKeyInfo read_public_key(X509* x509) {
-  PublicKeyInfo info;
-  EVP_PKEY* key = X509_get0_pubkey(x509);
-  if (key == nullptr) {
-    info.decodable = false;
-    ERR_clear_error();
-    return info;
-  }
-  info.bits = EVP_PKEY_get_bits(key);
-  switch (EVP_PKEY_get_base_id(key)) {
-    case EVP_PKEY_RSA:
-    case EVP_PKEY_RSA_PSS:
-      info.algorithm = KeyAlgorithm::rsa;
-      break;
-    case EVP_PKEY_EC: {
-      info.algorithm = KeyAlgorithm::ec;
-      // The curve is read from the SubjectPublicKeyInfo's AlgorithmIdentifier parameters (RFC
-      // 5480 2.1.1): a namedCurve OID, or explicit parameters (a SEQUENCE). Asking the key
-      // through OpenSSL 3's provider interface gives the same answer at several times the cost.
-      X509_ALGOR* algorithm = nullptr;
-      X509_PUBKEY_get0_param(nullptr, nullptr, nullptr, &algorithm, X509_get_X509_PUBKEY(x509));
-      int parameter_type = V_ASN1_UNDEF;
-      const void* parameter = nullptr;
-      if (algorithm != nullptr) X509_ALGOR_get0(nullptr, &parameter_type, &parameter, algorithm);
-      if (parameter_type == V_ASN1_OBJECT) {
-        switch (OBJ_obj2nid(static_cast<const ASN1_OBJECT*>(parameter))) {
-          case NID_X9_62_prime256v1: info.curve = "P-256"; break;
-          case NID_secp384r1: info.curve = "P-384"; break;
-          case NID_secp521r1: info.curve = "P-521"; break;
-          case NID_X9_62_prime192v1: info.curve = "P-192"; break;
-          default: info.curve = oid_text(static_cast<const ASN1_OBJECT*>(parameter));
-        }
-      } else {
-        info.explicit_curve = parameter_type == V_ASN1_SEQUENCE;
-      }
-      break;
-    }
-    case EVP_PKEY_ED25519:
-      info.algorithm = KeyAlgorithm::ed25519;
-      break;
-    case EVP_PKEY_ED448:
-      info.algorithm = KeyAlgorithm::ed448;
-      break;
-    case EVP_PKEY_DSA:
-      info.algorithm = KeyAlgorithm::dsa;
-      break;
-    default:
-      info.algorithm = KeyAlgorithm::other;
-  }
-  ERR_clear_error();
-  return info;
-}
-
 }  // namespace
 
 const char* to_string(CertificateDefect defect) {
@@ -278,7 +225,7 @@ Result<void> Certificate::load(X509* owned, std::string der) {
     defects_.push_back(CertificateDefect::invalid_validity_encoding);
   }
 
-  public_key_ = read_public_key(x509_);
+  public_key_ = openssl::public_key_info(X509_get_X509_PUBKEY(x509_));
   unsigned char* spki = nullptr;
   const int spki_length = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(x509_), &spki);
   if (spki_length <= 0) return fail(Error::parse("subjectPublicKeyInfo cannot be encoded"));

@@ -118,53 +118,6 @@ struct Reporter {
 
 // ---- Decoding -------------------------------------------------------------------------------
 
-PublicKeyInfo describe_public_key(X509_PUBKEY* public_key) {
-  PublicKeyInfo info;
-  EVP_PKEY* key = public_key == nullptr ? nullptr : X509_PUBKEY_get0(public_key);
-  if (key == nullptr) {
-    info.decodable = false;
-    ERR_clear_error();
-    return info;
-  }
-  info.bits = EVP_PKEY_get_bits(key);
-  switch (EVP_PKEY_get_base_id(key)) {
-    case EVP_PKEY_RSA:
-    case EVP_PKEY_RSA_PSS:
-      info.algorithm = KeyAlgorithm::rsa;
-      break;
-    case EVP_PKEY_EC: {
-      info.algorithm = KeyAlgorithm::ec;
-      // RFC 5480 2.1.1: the curve is the namedCurve OID in the algorithm parameters; explicit
-      // parameters (a SEQUENCE) are forbidden and reported as such.
-      X509_ALGOR* algorithm = nullptr;
-      X509_PUBKEY_get0_param(nullptr, nullptr, nullptr, &algorithm, public_key);
-      int parameter_type = V_ASN1_UNDEF;
-      const void* parameter = nullptr;
-      if (algorithm != nullptr) X509_ALGOR_get0(nullptr, &parameter_type, &parameter, algorithm);
-      if (parameter_type == V_ASN1_OBJECT) {
-        const auto* curve = static_cast<const ASN1_OBJECT*>(parameter);
-        switch (OBJ_obj2nid(curve)) {
-          case NID_X9_62_prime256v1: info.curve = "P-256"; break;
-          case NID_secp384r1: info.curve = "P-384"; break;
-          case NID_secp521r1: info.curve = "P-521"; break;
-          case NID_X9_62_prime192v1: info.curve = "P-192"; break;
-          case NID_secp224r1: info.curve = "P-224"; break;
-          default: info.curve = oid_text(curve);
-        }
-      } else {
-        info.explicit_curve = parameter_type == V_ASN1_SEQUENCE;
-      }
-      break;
-    }
-    case EVP_PKEY_ED25519: info.algorithm = KeyAlgorithm::ed25519; break;
-    case EVP_PKEY_ED448: info.algorithm = KeyAlgorithm::ed448; break;
-    case EVP_PKEY_DSA: info.algorithm = KeyAlgorithm::dsa; break;
-    default: info.algorithm = KeyAlgorithm::other;
-  }
-  ERR_clear_error();
-  return info;
-}
-
 bool is_base64_character(char c) {
   return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' || c == '/';
 }
@@ -682,7 +635,7 @@ Result<ParsedCsr> ParsedCsr::from_der(std::string_view der) {
   csr.subject = distinguished_name_from_openssl(X509_REQ_get_subject_name(request.get()));
 
   X509_PUBKEY* public_key = X509_REQ_get_X509_PUBKEY(request.get());
-  csr.public_key = describe_public_key(public_key);
+  csr.public_key = openssl::public_key_info(public_key);
   if (public_key != nullptr) {
     unsigned char* spki = nullptr;
     const int length = i2d_X509_PUBKEY(public_key, &spki);

@@ -11,6 +11,8 @@
 #include <memory>
 #include <string>
 
+#include "pki/certificate.hpp"
+
 namespace parley::pki::openssl {
 
 template <auto FreeFunction>
@@ -60,6 +62,11 @@ inline std::string string_bytes(const ASN1_STRING* s) {
 
 // An ASN1_TIME as seconds since the epoch; false when OpenSSL cannot read it.
 bool time_to_unix(const ASN1_TIME* time, std::int64_t& out);
+
+// What Parley checks of a SubjectPublicKeyInfo (algorithm, size, named curve) for certificates and
+// CSRs alike. The curve comes from the AlgorithmIdentifier parameters (RFC 5480 2.1.1): asking the
+// key through OpenSSL 3's provider interface gives the same answer at several times the cost.
+PublicKeyInfo public_key_info(X509_PUBKEY* public_key);
 
 // Drains OpenSSL's error queue into one line (for messages), leaving the queue empty.
 std::string last_error_text();
