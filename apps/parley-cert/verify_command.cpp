@@ -6,7 +6,6 @@
 // Exit 0 when every stage passes, 1 when one fails, 2 on usage or I/O errors.
 
 #include <ctime>
-#include <iostream>
 
 #include "cli.hpp"
 #include "pki/identity.hpp"
@@ -16,7 +15,6 @@
 namespace parley::cert_cli {
 namespace {
 
-namespace json = boost::json;
 using namespace parley::pki;
 
 struct VerifyArguments {
@@ -33,12 +31,6 @@ struct VerifyArguments {
   bool json_output = false;
 };
 
-struct Stage {
-  std::string name;
-  std::string verdict;  // "pass", "fail", "skipped"
-  std::string detail;
-};
-
 int run(const VerifyArguments& args) {
   const auto service = parse_service_kind(args.service);
   if (!service) throw UsageError{"--service " + args.service + ": expected xmpp-client, xmpp-server or https"};
@@ -53,11 +45,7 @@ int run(const VerifyArguments& args) {
   for (const auto& file : args.untrusted_files) {
     for (auto& c : load_certificates(file)) intermediates.push_back(std::move(c));
   }
-  TrustStore anchors;
-  const auto ca_files = args.ca_files.empty() ? std::vector<std::string>{kSystemRoots} : args.ca_files;
-  for (const auto& file : ca_files) {
-    for (auto& c : load_certificates(file)) anchors.add(std::move(c));
-  }
+  const TrustStore anchors = load_anchors(args.ca_files);
 
   VerifyPolicy policy;
   policy.profile = args.profile == "rfc5280" ? Profile::rfc5280 : Profile::web_pki;
@@ -74,104 +62,9 @@ int run(const VerifyArguments& args) {
     for (auto& crl : load_crls(file)) policy.crls.push_back(std::move(crl));
   }
 
-  std::vector<Stage> stages;
-  const VerifyResult path = verify_chain(leaf, intermediates, anchors, policy);
-  if (path) {
-    stages.push_back({"path", "pass", "verified to " + path->anchor().subject().to_display_string()});
-  } else {
-    stages.push_back({"path", "fail", path.error().message});
-  }
-
-  const IdentityResult identity = check_identity(*leaf, *reference, policy.cn_fallback);
-  if (identity.ok()) {
-    stages.push_back({"identity", "pass", std::string(to_string(*service)) + " " + reference->display +
-                                              " matches " + identity.matched});
-  } else {
-    stages.push_back({"identity", "fail", describe_mismatch(identity, *reference)});
-  }
-
-  std::optional<RevocationResult> revocation;
-  if (path) {
-    RevocationPolicy revocation_policy;
-    revocation_policy.mode = *mode;
-    revocation_policy.now = policy.time;
-    RevocationCache cache;
-    revocation = check_revocation(*path, revocation_policy, cache);
-    stages.push_back({"revocation", revocation->allows_connection() ? "pass" : "fail",
-                      std::string(to_string(revocation->verdict)) +
-                          (revocation->message.empty() ? "" : ": " + revocation->message)});
-  } else {
-    stages.push_back({"revocation", "skipped", "no verified path to check"});
-  }
-
-  const bool valid = std::all_of(stages.begin(), stages.end(), [](const Stage& s) { return s.verdict == "pass"; });
-  const auto& shown = path ? path->certificates() : path.error().path;
-
-  if (args.json_output) {
-    json::object out;
-    out["certificate"] = args.certificate;
-    out["service"] = args.service;
-    out["host"] = args.host;
-    out["valid"] = valid;
-    json::array certificates;
-    for (const auto& c : shown.empty() ? std::vector<CertificatePtr>{leaf} : shown) {
-      certificates.push_back(describe(*c));
-    }
-    out["path"] = std::move(certificates);
-    json::array stage_list;
-    for (const auto& stage : stages) {
-      stage_list.push_back({{"stage", stage.name}, {"verdict", stage.verdict}, {"detail", stage.detail}});
-    }
-    out["stages"] = std::move(stage_list);
-    if (!path) {
-      json::array issues;
-      for (const auto& issue : path.error().issues) {
-        issues.push_back({{"depth", issue.depth}, {"error", to_string(issue.error)}, {"detail", issue.detail}});
-      }
-      out["path_issues"] = std::move(issues);
-    }
-    json::array identities;
-    for (const auto& presented : presented_identities(*leaf, *service, policy.cn_fallback)) {
-      identities.push_back(json::string(presented.text));
-    }
-    out["presented_identities"] = std::move(identities);
-    if (revocation) {
-      json::array per_certificate;
-      for (const auto& entry : revocation->certificates) {
-        per_certificate.push_back({{"position", entry.position},
-                                   {"status", to_string(entry.status)},
-                                   {"detail", entry.detail}});
-      }
-      out["revocation"] = std::move(per_certificate);
-    }
-    std::cout << json::serialize(out) << "\n";
-    return valid ? kExitValid : kExitInvalid;
-  }
-
-  std::cout << args.certificate << ": " << (valid ? "valid" : "INVALID") << " for " << args.service << " "
-            << args.host << "\n";
-  for (std::size_t i = 0; i < (shown.empty() ? 1 : shown.size()); ++i) {
-    const auto& c = shown.empty() ? *leaf : *shown[i];
-    std::cout << "  [" << i << "] " << c.subject().to_display_string() << "\n"
-              << "      issuer " << c.issuer().to_display_string() << "\n"
-              << "      valid  " << iso_time(c.not_before()) << " .. " << iso_time(c.not_after()) << "\n"
-              << "      sha256 " << hex_colon(c.sha256_fingerprint()) << "\n";
-  }
-  for (const auto& stage : stages) {
-    std::cout << "  " << stage.name << ": " << stage.verdict << " - " << stage.detail << "\n";
-    if (stage.name == "path" && !path) {
-      for (const auto& issue : path.error().issues) {
-        std::cout << "      certificate " << issue.depth << ": " << to_string(issue.error) << ": " << issue.detail << "\n";
-      }
-    }
-    if (stage.name == "revocation" && revocation) {
-      for (const auto& entry : revocation->certificates) {
-        std::cout << "      certificate " << entry.position << ": " << to_string(entry.status)
-                  << (entry.detail.empty() ? "" : " - " + entry.detail) << "\n";
-      }
-    }
-  }
-  return valid ? kExitValid : kExitInvalid;
+  const ChainReport report = check_chain(leaf, intermediates, anchors, policy, *service, *reference, *mode, {});
+  return print_report({"certificate", args.certificate, args.service, args.host}, report.stages, &report,
+                      args.json_output);
 }
 
 const bool registered = register_command([](CLI::App& root) {
