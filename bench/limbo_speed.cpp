@@ -7,12 +7,12 @@
 // usage: limbo_speed LIMBO_JSON [ROUNDS]
 // Prints each side's total, per-case mean, and openssl/parley (above 1: Parley is faster).
 
-#include <boost/json.hpp>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
 #include <openssl/x509v3.h>
 
+#include <boost/json.hpp>
 #include <chrono>
 #include <cstdio>
 #include <ctime>
@@ -43,8 +43,8 @@ struct Case {
 UnixTime parse_time(const json::value& v) {
   if (!v.is_string()) return static_cast<UnixTime>(std::time(nullptr));
   std::tm tm{};
-  std::sscanf(std::string(v.as_string()).c_str(), "%4d-%2d-%2dT%2d:%2d:%2d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
-              &tm.tm_hour, &tm.tm_min, &tm.tm_sec);
+  std::sscanf(std::string(v.as_string()).c_str(), "%4d-%2d-%2dT%2d:%2d:%2d", &tm.tm_year,
+              &tm.tm_mon, &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec);
   tm.tm_year -= 1900;
   tm.tm_mon -= 1;
   return static_cast<UnixTime>(timegm(&tm));
@@ -62,14 +62,16 @@ std::vector<Case> load(const char* path) {
     const auto& t = v.as_object();
     Case c;
     for (const auto& p : t.at("trusted_certs").as_array()) c.trusted.emplace_back(p.as_string());
-    for (const auto& p : t.at("untrusted_intermediates").as_array()) c.intermediates.emplace_back(p.as_string());
+    for (const auto& p : t.at("untrusted_intermediates").as_array())
+      c.intermediates.emplace_back(p.as_string());
     c.leaf = std::string(t.at("peer_certificate").as_string());
     c.client = t.at("validation_kind").as_string() == "CLIENT";
     if (const auto& peer = t.at("expected_peer_name"); peer.is_object()) {
       c.peer_name = std::string(peer.as_object().at("value").as_string());
       c.peer_is_ip = peer.as_object().at("kind").as_string() == "IP";
     }
-    if (t.at("max_chain_depth").is_int64()) c.max_depth = static_cast<int>(t.at("max_chain_depth").as_int64());
+    if (t.at("max_chain_depth").is_int64())
+      c.max_depth = static_cast<int>(t.at("max_chain_depth").as_int64());
     c.time = parse_time(t.at("validation_time"));
     cases.push_back(std::move(c));
   }
@@ -96,9 +98,11 @@ bool parley_case(const Case& c) {
   if (c.client || c.peer_name.empty()) {
     return verify_client_certificate(leaf->front(), intermediates, anchors, policy).has_value();
   }
-  auto reference = c.peer_is_ip ? ReferenceIdentity::ip(c.peer_name) : ReferenceIdentity::dns(c.peer_name);
+  auto reference =
+      c.peer_is_ip ? ReferenceIdentity::ip(c.peer_name) : ReferenceIdentity::dns(c.peer_name);
   if (!reference) return false;
-  return verify_server_certificate(leaf->front(), intermediates, anchors, *reference, policy).has_value();
+  return verify_server_certificate(leaf->front(), intermediates, anchors, *reference, policy)
+      .has_value();
 }
 
 X509* openssl_parse(const std::string& pem) {
@@ -127,11 +131,14 @@ bool openssl_case(const Case& c) {
     X509_STORE_CTX_init(ctx, store, leaf, untrusted);
     X509_VERIFY_PARAM* param = X509_STORE_CTX_get0_param(ctx);
     X509_VERIFY_PARAM_set_time(param, static_cast<time_t>(c.time));
-    X509_VERIFY_PARAM_set_purpose(param, c.client ? X509_PURPOSE_SSL_CLIENT : X509_PURPOSE_SSL_SERVER);
+    X509_VERIFY_PARAM_set_purpose(param,
+                                  c.client ? X509_PURPOSE_SSL_CLIENT : X509_PURPOSE_SSL_SERVER);
     if (c.max_depth) X509_VERIFY_PARAM_set_depth(param, *c.max_depth);
     if (!c.client && !c.peer_name.empty()) {
-      if (c.peer_is_ip) X509_VERIFY_PARAM_set1_ip_asc(param, c.peer_name.c_str());
-      else X509_VERIFY_PARAM_set1_host(param, c.peer_name.c_str(), 0);
+      if (c.peer_is_ip)
+        X509_VERIFY_PARAM_set1_ip_asc(param, c.peer_name.c_str());
+      else
+        X509_VERIFY_PARAM_set1_host(param, c.peer_name.c_str(), 0);
     }
     ok = X509_verify_cert(ctx) == 1;
     X509_STORE_CTX_free(ctx);
@@ -158,7 +165,8 @@ Totals time_interleaved(const std::vector<Case>& cases, int rounds) {
         const bool parley_side = ((turn + side) % 2) == 0;
         const auto start = std::chrono::steady_clock::now();
         const bool ok = parley_side ? parley_case(c) : openssl_case(c);
-        const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        const double seconds =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
         (parley_side ? t.parley_seconds : t.openssl_seconds) += seconds;
         (parley_side ? t.parley_accepted : t.openssl_accepted) += ok ? 1 : 0;
       }
@@ -179,7 +187,9 @@ int main(int argc, char** argv) {
   const auto cases = load(argv[1]);
   const Totals t = time_interleaved(cases, rounds);
   const double n = static_cast<double>(cases.size()) * rounds;
-  const auto per_round = [&](std::size_t accepted) { return accepted / static_cast<std::size_t>(rounds); };
+  const auto per_round = [&](std::size_t accepted) {
+    return accepted / static_cast<std::size_t>(rounds);
+  };
   std::printf("cases %zu x %d rounds\n", cases.size(), rounds);
   std::printf("parley   %.3f s total, %.1f us/case, %zu accepted per round\n", t.parley_seconds,
               t.parley_seconds / n * 1e6, per_round(t.parley_accepted));

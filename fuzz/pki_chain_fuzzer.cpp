@@ -44,7 +44,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   policy.budget.build_calls = 2'000;
 
   auto reference = ReferenceIdentity::dns("example.com");
-  if (reference) (void)verify_server_certificate(certificates.front(), intermediates, anchors, *reference, policy);
+  if (reference)
+    (void)verify_server_certificate(certificates.front(), intermediates, anchors, *reference,
+                                    policy);
   policy.profile = Profile::rfc5280;
   if (auto ip = ReferenceIdentity::ip("192.0.2.1")) {
     (void)verify_server_certificate(certificates.front(), intermediates, anchors, *ip, policy);

@@ -65,7 +65,8 @@ class Recorder final : public StreamEvents {
 
   AfterEvent on_stanza(Element stanza) override {
     const std::string serialized = serialize(stanza, {content_namespace_});
-    const auto reparsed = parse_element(serialized, content_namespace_, round_trip_limits(fuzz_limits()));
+    const auto reparsed =
+        parse_element(serialized, content_namespace_, round_trip_limits(fuzz_limits()));
     if (!reparsed || !(*reparsed == stanza)) __builtin_trap();
     events.push_back(serialized);
     return pause_ ? AfterEvent::pause : AfterEvent::continue_parsing;
@@ -97,12 +98,14 @@ Outcome run(std::string_view stream, const std::array<std::size_t, 8>* chunk_siz
   std::size_t position = 0;
   // Each iteration consumes at least one byte.
   for (std::size_t turn = 0; position < stream.size() && !outcome.error; ++turn) {
-    const std::size_t size = chunk_sizes ? (*chunk_sizes)[turn % chunk_sizes->size()] : stream.size();
+    const std::size_t size =
+        chunk_sizes ? (*chunk_sizes)[turn % chunk_sizes->size()] : stream.size();
     const std::string_view piece = stream.substr(position, size);
     position += piece.size();
     auto status = parser.feed(piece);
     // Pausing after every event: one resume per event at most, events are bounded by input.
-    for (std::size_t resumes = 0; status && *status == FeedStatus::paused && resumes <= stream.size(); ++resumes) {
+    for (std::size_t resumes = 0;
+         status && *status == FeedStatus::paused && resumes <= stream.size(); ++resumes) {
       status = parser.resume();
     }
     if (status && *status == FeedStatus::paused) __builtin_trap();  // resume() never finished
@@ -125,20 +128,24 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   std::array<std::size_t, kControlBytes> chunk_sizes{};
   for (std::size_t i = 0; i < kControlBytes; ++i) chunk_sizes[i] = data[i] % 64 + 1;
   const bool pause = (data[0] & 0x80) != 0;
-  const std::string_view stream(reinterpret_cast<const char*>(data) + kControlBytes, size - kControlBytes);
+  const std::string_view stream(reinterpret_cast<const char*>(data) + kControlBytes,
+                                size - kControlBytes);
 
   const Outcome whole = run(stream, nullptr, false);
   const Outcome chunked = run(stream, &chunk_sizes, pause);
 
   if (whole.error.has_value() != chunked.error.has_value()) __builtin_trap();
   const auto depends_on_chunking = [](const std::optional<StreamErrorCondition>& condition) {
-    return condition == StreamErrorCondition::policy_violation || condition == StreamErrorCondition::bad_format;
+    return condition == StreamErrorCondition::policy_violation ||
+           condition == StreamErrorCondition::bad_format;
   };
-  const bool chunking_matters = depends_on_chunking(whole.error) || depends_on_chunking(chunked.error);
+  const bool chunking_matters =
+      depends_on_chunking(whole.error) || depends_on_chunking(chunked.error);
   if (whole.error && *whole.error != *chunked.error && !chunking_matters) __builtin_trap();
   if (chunking_matters) {
     const std::size_t common = std::min(whole.events.size(), chunked.events.size());
-    if (!std::equal(whole.events.begin(), whole.events.begin() + static_cast<std::ptrdiff_t>(common),
+    if (!std::equal(whole.events.begin(),
+                    whole.events.begin() + static_cast<std::ptrdiff_t>(common),
                     chunked.events.begin())) {
       __builtin_trap();
     }

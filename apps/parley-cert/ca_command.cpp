@@ -38,15 +38,18 @@ struct IssueArguments {
 
 void refuse_existing(const std::filesystem::path& file) {
   std::error_code ignored;
-  if (std::filesystem::symlink_status(file, ignored).type() != std::filesystem::file_type::not_found) {
-    throw UsageError{file.string() + ": already exists; refusing to overwrite it (move it away first)"};
+  if (std::filesystem::symlink_status(file, ignored).type() !=
+      std::filesystem::file_type::not_found) {
+    throw UsageError{file.string() +
+                     ": already exists; refusing to overwrite it (move it away first)"};
   }
 }
 
 CertificatePtr parsed_certificate(const std::string& pem) {
   auto parsed = Certificate::from_pem(pem);
   if (!parsed || parsed->size() != 1) {
-    throw UsageError{"the certificate just made does not parse: " + (parsed ? "" : parsed.error().message)};
+    throw UsageError{"the certificate just made does not parse: " +
+                     (parsed ? "" : parsed.error().message)};
   }
   return parsed->front();
 }
@@ -78,7 +81,8 @@ int run_init(const InitArguments& args) {
     return kExitValid;
   }
   std::cout << "created a lab CA (NOT FOR PRODUCTION)\n"
-            << "  key          " << saved->key.string() << " (" << to_string(*key) << ", mode 0600)\n"
+            << "  key          " << saved->key.string() << " (" << to_string(*key)
+            << ", mode 0600)\n"
             << "  certificate  " << saved->certificate.string() << "\n"
             << "  subject      " << certificate->subject().to_display_string() << "\n"
             << "  valid        " << iso_time(certificate->not_before()) << " .. "
@@ -95,7 +99,8 @@ int run_issue(const IssueArguments& args) {
   }
   if (args.days < 1 || args.days > kMaxIssuedValidityDays) {
     throw UsageError{"--days " + std::to_string(args.days) + ": must be 1 to " +
-                     std::to_string(kMaxIssuedValidityDays) + " (825 was the CA/Browser Forum maximum)"};
+                     std::to_string(kMaxIssuedValidityDays) +
+                     " (825 was the CA/Browser Forum maximum)"};
   }
   refuse_existing(args.out);
   auto ca = load_lab_ca(args.ca_dir);
@@ -129,7 +134,8 @@ int run_issue(const IssueArguments& args) {
     std::cout << json::serialize(out) << "\n";
     return kExitValid;
   }
-  std::cout << "issued a certificate for " << to_string(issued->service) << " from the lab CA (NOT FOR PRODUCTION)\n"
+  std::cout << "issued a certificate for " << to_string(issued->service)
+            << " from the lab CA (NOT FOR PRODUCTION)\n"
             << "  certificate  " << args.out << "\n"
             << "  subject      " << issued->subject << "\n";
   for (const auto& name : issued->subject_alt_names) {
@@ -145,24 +151,33 @@ int run_issue(const IssueArguments& args) {
 const bool registered = register_command([](CLI::App& root) {
   auto init_args = std::make_shared<InitArguments>();
   auto issue_args = std::make_shared<IssueArguments>();
-  CLI::App* command = root.add_subcommand("ca", "a lab CA for demos and tests (NOT FOR PRODUCTION)");
+  CLI::App* command =
+      root.add_subcommand("ca", "a lab CA for demos and tests (NOT FOR PRODUCTION)");
   command->require_subcommand(1);
 
-  CLI::App* init = command->add_subcommand("init", "create a self-signed lab root CA in a directory");
-  init->add_option("--out-dir", init_args->out_dir, "where ca.key (0600) and ca.crt are written")->required();
+  CLI::App* init =
+      command->add_subcommand("init", "create a self-signed lab root CA in a directory");
+  init->add_option("--out-dir", init_args->out_dir, "where ca.key (0600) and ca.crt are written")
+      ->required();
   init->add_option("--name", init_args->name, "the CA's common name (default: Parley Lab CA)");
-  init->add_option("--key", init_args->key, "ec:P-256 (default), ec:P-384, rsa:2048, rsa:3072 or rsa:4096");
+  init->add_option("--key", init_args->key,
+                   "ec:P-256 (default), ec:P-384, rsa:2048, rsa:3072 or rsa:4096");
   init->add_flag("--json", init_args->json_output, "machine-readable output");
 
-  CLI::App* issue = command->add_subcommand("issue", "issue a server certificate from a CSR with the lab CA");
+  CLI::App* issue =
+      command->add_subcommand("issue", "issue a server certificate from a CSR with the lab CA");
   issue->add_option("--ca-dir", issue_args->ca_dir, "a directory made by 'ca init'")->required();
-  issue->add_option("--csr", issue_args->csr, "the certificate signing request (PEM or DER)")->required();
-  issue->add_option("--out", issue_args->out, "where the certificate (PEM) is written; never overwritten")
+  issue->add_option("--csr", issue_args->csr, "the certificate signing request (PEM or DER)")
+      ->required();
+  issue
+      ->add_option("--out", issue_args->out,
+                   "where the certificate (PEM) is written; never overwritten")
       ->required();
   issue->add_option("--days", issue_args->days, "validity in days, 1-825 (default 90)");
-  issue->add_option("--service", issue_args->service,
-                    "xmpp (adds clientAuth for server-to-server), https or sip; default: xmpp when the CSR has "
-                    "XmppAddr or SRVName entries, https otherwise");
+  issue->add_option(
+      "--service", issue_args->service,
+      "xmpp (adds clientAuth for server-to-server), https or sip; default: xmpp when the CSR has "
+      "XmppAddr or SRVName entries, https otherwise");
   issue->add_flag("--json", issue_args->json_output, "machine-readable output");
 
   return Command{command, [init, init_args, issue_args] {

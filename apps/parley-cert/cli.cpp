@@ -21,7 +21,9 @@ bool register_command(CommandFactory factory) {
   return true;
 }
 
-const std::vector<CommandFactory>& registered_commands() { return registry(); }
+const std::vector<CommandFactory>& registered_commands() {
+  return registry();
+}
 
 std::vector<pki::CertificatePtr> load_certificates(const std::string& path) {
   auto data = read_file(path);
@@ -43,9 +45,10 @@ std::optional<pki::UnixTime> parse_iso_time(const std::string& text) {
   std::tm tm{};
   char zone = 0;
   int consumed = 0;
-  const int n = std::sscanf(text.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%c%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
-                            &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &zone, &consumed);
-  if (n != 7 || zone != 'Z' || static_cast<std::size_t>(consumed) != text.size()) return std::nullopt;
+  const int n = std::sscanf(text.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%c%n", &tm.tm_year, &tm.tm_mon,
+                            &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &zone, &consumed);
+  if (n != 7 || zone != 'Z' || static_cast<std::size_t>(consumed) != text.size())
+    return std::nullopt;
   if (tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour > 23 ||
       tm.tm_min > 59 || tm.tm_sec > 60) {
     return std::nullopt;
@@ -94,7 +97,8 @@ pki::TrustStore load_anchors(const std::vector<std::string>& ca_files) {
   return anchors;
 }
 
-ChainReport check_chain(const pki::CertificatePtr& leaf, const std::vector<pki::CertificatePtr>& intermediates,
+ChainReport check_chain(const pki::CertificatePtr& leaf,
+                        const std::vector<pki::CertificatePtr>& intermediates,
                         const pki::TrustStore& anchors, const pki::VerifyPolicy& policy,
                         pki::ServiceKind service, const pki::ReferenceIdentity& reference,
                         pki::RevocationMode revocation_mode, std::string_view stapled_ocsp) {
@@ -103,15 +107,17 @@ ChainReport check_chain(const pki::CertificatePtr& leaf, const std::vector<pki::
   report.path = pki::verify_chain(leaf, intermediates, anchors, policy);
   const pki::VerifyResult& path = *report.path;
   if (path) {
-    report.stages.push_back({"path", "pass", "verified to " + path->anchor().subject().to_display_string()});
+    report.stages.push_back(
+        {"path", "pass", "verified to " + path->anchor().subject().to_display_string()});
   } else {
     report.stages.push_back({"path", "fail", path.error().message});
   }
 
   const pki::IdentityResult identity = pki::check_identity(*leaf, reference, policy.cn_fallback);
   if (identity.ok()) {
-    report.stages.push_back({"identity", "pass", std::string(pki::to_string(service)) + " " + reference.display +
-                                                     " matches " + identity.matched});
+    report.stages.push_back({"identity", "pass",
+                             std::string(pki::to_string(service)) + " " + reference.display +
+                                 " matches " + identity.matched});
   } else {
     report.stages.push_back({"identity", "fail", pki::describe_mismatch(identity, reference)});
   }
@@ -121,8 +127,8 @@ ChainReport check_chain(const pki::CertificatePtr& leaf, const std::vector<pki::
     revocation_policy.mode = revocation_mode;
     revocation_policy.now = policy.time;
     pki::RevocationCache cache;
-    const std::span<const std::uint8_t> staple(reinterpret_cast<const std::uint8_t*>(stapled_ocsp.data()),
-                                               stapled_ocsp.size());
+    const std::span<const std::uint8_t> staple(
+        reinterpret_cast<const std::uint8_t*>(stapled_ocsp.data()), stapled_ocsp.size());
     report.revocation = pki::check_revocation(*path, revocation_policy, cache, staple);
     const auto& revocation = *report.revocation;
     report.stages.push_back({"revocation", revocation.allows_connection() ? "pass" : "fail",
@@ -138,10 +144,11 @@ ChainReport check_chain(const pki::CertificatePtr& leaf, const std::vector<pki::
   return report;
 }
 
-int print_report(const ReportHeading& heading, const std::vector<Stage>& stages, const ChainReport* chain,
-                 bool json_output) {
+int print_report(const ReportHeading& heading, const std::vector<Stage>& stages,
+                 const ChainReport* chain, bool json_output) {
   namespace json = boost::json;
-  const bool valid = std::all_of(stages.begin(), stages.end(), [](const Stage& s) { return s.verdict == "pass"; });
+  const bool valid =
+      std::all_of(stages.begin(), stages.end(), [](const Stage& s) { return s.verdict == "pass"; });
   const pki::VerifyResult* path = chain != nullptr ? &*chain->path : nullptr;
   // The verified path, or as far as path building got, or at least the leaf.
   std::vector<pki::CertificatePtr> shown;
@@ -161,13 +168,16 @@ int print_report(const ReportHeading& heading, const std::vector<Stage>& stages,
     out["path"] = std::move(certificates);
     json::array stage_list;
     for (const auto& stage : stages) {
-      stage_list.push_back({{"stage", stage.name}, {"verdict", stage.verdict}, {"detail", stage.detail}});
+      stage_list.push_back(
+          {{"stage", stage.name}, {"verdict", stage.verdict}, {"detail", stage.detail}});
     }
     out["stages"] = std::move(stage_list);
     if (path != nullptr && !*path) {
       json::array issues;
       for (const auto& issue : path->error().issues) {
-        issues.push_back({{"depth", issue.depth}, {"error", pki::to_string(issue.error)}, {"detail", issue.detail}});
+        issues.push_back({{"depth", issue.depth},
+                          {"error", pki::to_string(issue.error)},
+                          {"detail", issue.detail}});
       }
       out["path_issues"] = std::move(issues);
     }
@@ -189,21 +199,22 @@ int print_report(const ReportHeading& heading, const std::vector<Stage>& stages,
     return valid ? kExitValid : kExitInvalid;
   }
 
-  std::cout << heading.subject << ": " << (valid ? "valid" : "INVALID") << " for " << heading.service << " "
-            << heading.host << "\n";
+  std::cout << heading.subject << ": " << (valid ? "valid" : "INVALID") << " for "
+            << heading.service << " " << heading.host << "\n";
   for (std::size_t i = 0; i < shown.size(); ++i) {
     const auto& c = *shown[i];
     std::cout << "  [" << i << "] " << c.subject().to_display_string() << "\n"
               << "      issuer " << c.issuer().to_display_string() << "\n"
-              << "      valid  " << iso_time(c.not_before()) << " .. " << iso_time(c.not_after()) << "\n"
+              << "      valid  " << iso_time(c.not_before()) << " .. " << iso_time(c.not_after())
+              << "\n"
               << "      sha256 " << hex_colon(c.sha256_fingerprint()) << "\n";
   }
   for (const auto& stage : stages) {
     std::cout << "  " << stage.name << ": " << stage.verdict << " - " << stage.detail << "\n";
     if (stage.name == "path" && path != nullptr && !*path) {
       for (const auto& issue : path->error().issues) {
-        std::cout << "      certificate " << issue.depth << ": " << pki::to_string(issue.error) << ": " << issue.detail
-                  << "\n";
+        std::cout << "      certificate " << issue.depth << ": " << pki::to_string(issue.error)
+                  << ": " << issue.detail << "\n";
       }
     }
     if (stage.name == "revocation" && chain != nullptr && chain->revocation) {

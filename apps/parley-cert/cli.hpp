@@ -5,7 +5,6 @@
 
 #include <CLI/CLI.hpp>
 #include <boost/json.hpp>
-
 #include <functional>
 #include <optional>
 #include <string>
@@ -19,9 +18,9 @@
 
 namespace parley::cert_cli {
 
-inline constexpr int kExitValid = 0;     // valid / clean
-inline constexpr int kExitInvalid = 1;   // invalid / findings
-inline constexpr int kExitUsage = 2;     // usage or I/O error
+inline constexpr int kExitValid = 0;    // valid / clean
+inline constexpr int kExitInvalid = 1;  // invalid / findings
+inline constexpr int kExitUsage = 2;    // usage or I/O error
 
 inline constexpr const char* kSystemRoots = "/etc/ssl/certs/ca-certificates.crt";
 
@@ -71,7 +70,8 @@ struct ChainReport {
 };
 
 // `stapled_ocsp` is the DER response a TLS server stapled (empty for none); it is tried first.
-ChainReport check_chain(const pki::CertificatePtr& leaf, const std::vector<pki::CertificatePtr>& intermediates,
+ChainReport check_chain(const pki::CertificatePtr& leaf,
+                        const std::vector<pki::CertificatePtr>& intermediates,
                         const pki::TrustStore& anchors, const pki::VerifyPolicy& policy,
                         pki::ServiceKind service, const pki::ReferenceIdentity& reference,
                         pki::RevocationMode revocation_mode, std::string_view stapled_ocsp);
@@ -88,7 +88,7 @@ struct ReportHeading {
 // Prints the verdict as text or one JSON object on stdout; `chain` is null when no certificate
 // was obtained (probe: STARTTLS not offered). Returns kExitValid when every stage passed, else
 // kExitInvalid.
-int print_report(const ReportHeading& heading, const std::vector<Stage>& stages, const ChainReport* chain,
-                 bool json_output);
+int print_report(const ReportHeading& heading, const std::vector<Stage>& stages,
+                 const ChainReport* chain, bool json_output);
 
 }  // namespace parley::cert_cli

@@ -32,12 +32,14 @@ std::vector<std::string> notes_for(const CsrContents& contents) {
   std::vector<std::string> notes;
   if (contents.profile == CaProfile::public_ca && contents.service == CsrService::xmpp) {
     notes.push_back(
-        "public CAs refuse XmppAddr and SRVName entries, so this request names the XMPP domain as a dNSName; "
+        "public CAs refuse XmppAddr and SRVName entries, so this request names the XMPP domain as "
+        "a dNSName; "
         "use --profile private-ca for a private CA");
   }
   if (contents.profile == CaProfile::public_ca) {
     notes.push_back(
-        "some public CAs sign only one certificate per FQDN: the requests of different services for the same "
+        "some public CAs sign only one certificate per FQDN: the requests of different services "
+        "for the same "
         "node may have to go to different CAs (spec: \"One Certificate Per FQDN\")");
   }
   return notes;
@@ -47,7 +49,8 @@ int run(const CsrArguments& args) {
   const auto service = parse_csr_service(args.service);
   if (!service) throw UsageError{"--service " + args.service + ": expected xmpp, https or sip"};
   const auto profile = parse_ca_profile(args.profile);
-  if (!profile) throw UsageError{"--profile " + args.profile + ": expected public-ca or private-ca"};
+  if (!profile)
+    throw UsageError{"--profile " + args.profile + ": expected public-ca or private-ca"};
   auto key = parse_key_type(args.key);
   if (!key) throw UsageError{"--" + key.error().message};
   auto subject = parse_subject(args.subject, *profile);
@@ -68,9 +71,11 @@ int run(const CsrArguments& args) {
   const CsrFiles planned_files = csr_file_paths(args.out_dir, *planned);
   for (const auto& file : {planned_files.key, planned_files.csr}) {
     std::error_code ignored;
-    if (std::filesystem::symlink_status(file, ignored).type() != std::filesystem::file_type::not_found) {
-      throw UsageError{file.string() + ": already exists; refusing to overwrite it (move it away or choose "
-                                       "another --out-dir)"};
+    if (std::filesystem::symlink_status(file, ignored).type() !=
+        std::filesystem::file_type::not_found) {
+      throw UsageError{file.string() +
+                       ": already exists; refusing to overwrite it (move it away or choose "
+                       "another --out-dir)"};
     }
   }
 
@@ -102,9 +107,10 @@ int run(const CsrArguments& args) {
     return kExitValid;
   }
 
-  std::cout << "wrote the " << to_string(contents.service) << " request for a " << to_string(contents.profile)
-            << " CA\n"
-            << "  key      " << files->key.string() << " (" << to_string(contents.key) << ", mode 0600)\n"
+  std::cout << "wrote the " << to_string(contents.service) << " request for a "
+            << to_string(contents.profile) << " CA\n"
+            << "  key      " << files->key.string() << " (" << to_string(contents.key)
+            << ", mode 0600)\n"
             << "  request  " << files->csr.string() << "\n"
             << "  subject  " << subject_display_string(contents) << "\n";
   for (const auto& name : contents.subject_alt_names) {
@@ -116,17 +122,25 @@ int run(const CsrArguments& args) {
 
 const bool registered = register_command([](CLI::App& root) {
   auto args = std::make_shared<CsrArguments>();
-  CLI::App* command = root.add_subcommand(
-      "csr", "a new key and a PEM certificate signing request for one service (one node or a multi-server SAN)");
+  CLI::App* command = root.add_subcommand("csr",
+                                          "a new key and a PEM certificate signing request for one "
+                                          "service (one node or a multi-server SAN)");
   command->add_option("--service", args->service, "xmpp, https or sip")->required();
-  command->add_option("--fqdn", args->nodes, "a node's fully qualified domain name; repeat for a multi-server SAN")
+  command
+      ->add_option("--fqdn", args->nodes,
+                   "a node's fully qualified domain name; repeat for a multi-server SAN")
       ->required();
   command->add_option("--domain", args->domain, "the XMPP domain (xmpp only; becomes the CN)");
-  command->add_option("--subject", args->subject, "\"O=...,OU=...,L=...,ST=...,C=...\" (CN comes from the names)");
-  command->add_option("--key", args->key, "rsa:2048 (default), rsa:3072, rsa:4096, ec:P-256 or ec:P-384");
-  command->add_option("--profile", args->profile,
-                      "public-ca (default: no otherName SANs, strict subject characters) or private-ca");
-  command->add_option("--out-dir", args->out_dir, "where <service>-<first-fqdn>.key and .csr are written")
+  command->add_option("--subject", args->subject,
+                      "\"O=...,OU=...,L=...,ST=...,C=...\" (CN comes from the names)");
+  command->add_option("--key", args->key,
+                      "rsa:2048 (default), rsa:3072, rsa:4096, ec:P-256 or ec:P-384");
+  command->add_option(
+      "--profile", args->profile,
+      "public-ca (default: no otherName SANs, strict subject characters) or private-ca");
+  command
+      ->add_option("--out-dir", args->out_dir,
+                   "where <service>-<first-fqdn>.key and .csr are written")
       ->required();
   command->add_flag("--json", args->json_output, "machine-readable output");
   return Command{command, [args] { return run(*args); }};

@@ -48,7 +48,8 @@ json::object to_json(const std::string& file, const InspectReport& r) {
   json::array wildcards;
   for (const auto& w : r.wildcard_identities) wildcards.push_back(json::string(w));
   out["wildcards"] = std::move(wildcards);
-  json::object key{{"description", r.key_description}, {"bits", r.key.bits}, {"acceptable", r.key_acceptable}};
+  json::object key{
+      {"description", r.key_description}, {"bits", r.key.bits}, {"acceptable", r.key_acceptable}};
   if (!r.key.curve.empty()) key["curve"] = r.key.curve;
   if (!r.key_problem.empty()) key["problem"] = r.key_problem;
   out["key"] = std::move(key);
@@ -76,7 +77,9 @@ json::object to_json(const std::string& file, const InspectReport& r) {
   }
   json::array urls;
   for (const auto& url : r.revocation_urls) {
-    json::object entry{{"source", to_string(url.source)}, {"url", url.url}, {"client_can_fetch", url.client_can_fetch}};
+    json::object entry{{"source", to_string(url.source)},
+                       {"url", url.url},
+                       {"client_can_fetch", url.client_can_fetch}};
     if (!url.note.empty()) entry["note"] = url.note;
     urls.push_back(std::move(entry));
   }
@@ -89,22 +92,27 @@ json::object to_json(const std::string& file, const InspectReport& r) {
 void print_text(const std::string& file, const InspectReport& r) {
   const bool certificate = r.kind == InspectedKind::certificate;
   std::cout << file << ": "
-            << (certificate ? (r.is_ca ? "CA certificate" : "certificate") : "certificate signing request") << "\n";
+            << (certificate ? (r.is_ca ? "CA certificate" : "certificate")
+                            : "certificate signing request")
+            << "\n";
   std::cout << "  subject    " << r.subject << "\n";
   if (certificate) {
     std::cout << "  issuer     " << r.issuer << "\n"
               << "  signer     " << signer_text(r) << "\n"
-              << "  validity   " << iso_time(r.not_before) << " .. " << iso_time(r.not_after) << " ("
-              << (r.validity == ValidityState::valid ? "valid now" : r.validity == ValidityState::expired
-                                                                          ? "EXPIRED"
-                                                                          : "NOT YET VALID")
+              << "  validity   " << iso_time(r.not_before) << " .. " << iso_time(r.not_after)
+              << " ("
+              << (r.validity == ValidityState::valid     ? "valid now"
+                  : r.validity == ValidityState::expired ? "EXPIRED"
+                                                         : "NOT YET VALID")
               << ")\n";
   }
   std::cout << "  key        " << r.key_description
             << (r.key_acceptable ? "" : "  (NOT ACCEPTED: " + r.key_problem + ")") << "\n";
   std::cout << "  signature  " << r.signature_algorithm
             << (r.signature_algorithm_acceptable ? "" : "  (NOT ACCEPTED by clients)");
-  if (!certificate) std::cout << (r.request_signature_valid ? ", self-signature valid" : ", SELF-SIGNATURE INVALID");
+  if (!certificate)
+    std::cout << (r.request_signature_valid ? ", self-signature valid"
+                                            : ", SELF-SIGNATURE INVALID");
   std::cout << "\n";
   if (certificate) {
     std::cout << "  sha256     " << hex_colon(r.sha256_fingerprint) << "\n"
@@ -123,10 +131,12 @@ void print_text(const std::string& file, const InspectReport& r) {
   }
 
   std::cout << "  identities the client matches for " << to_string(r.service) << ", in order:\n";
-  if (r.identities.empty()) std::cout << "    (none: no client can match this for " << to_string(r.service) << ")\n";
+  if (r.identities.empty())
+    std::cout << "    (none: no client can match this for " << to_string(r.service) << ")\n";
   for (const auto& identity : r.identities) {
     std::cout << "    " << to_string(identity.kind) << " " << identity.text;
-    if (identity.text.starts_with("*.")) std::cout << "  (wildcard: one label, not the bare domain)";
+    if (identity.text.starts_with("*."))
+      std::cout << "  (wildcard: one label, not the bare domain)";
     std::cout << "\n";
   }
   if (!r.common_name_note.empty()) std::cout << "  CN: " << r.common_name_note << "\n";
@@ -135,7 +145,8 @@ void print_text(const std::string& file, const InspectReport& r) {
   std::cout << "  revocation:\n";
   for (const auto& url : r.revocation_urls) {
     std::cout << "    " << to_string(url.source) << " " << url.url << " - "
-              << (url.client_can_fetch ? "http, the client can fetch it" : "the client cannot use it: " + url.note)
+              << (url.client_can_fetch ? "http, the client can fetch it"
+                                       : "the client cannot use it: " + url.note)
               << "\n";
   }
   std::cout << "    " << r.revocation_note << "\n";
@@ -144,7 +155,8 @@ void print_text(const std::string& file, const InspectReport& r) {
 int run(const InspectArguments& args) {
   const std::string service_text = args.service == "xmpp" ? "xmpp-client" : args.service;
   const auto service = parse_service_kind(service_text);
-  if (!service) throw UsageError{"--service " + args.service + ": expected xmpp-client, xmpp-server or https"};
+  if (!service)
+    throw UsageError{"--service " + args.service + ": expected xmpp-client, xmpp-server or https"};
   auto contents = read_file(args.file);
   if (!contents) throw UsageError{contents.error().message};
   const InspectOptions options{*service, static_cast<UnixTime>(std::time(nullptr))};
@@ -161,9 +173,13 @@ int run(const InspectArguments& args) {
 const bool registered = register_command([](CLI::App& root) {
   auto args = std::make_shared<InspectArguments>();
   CLI::App* command = root.add_subcommand(
-      "inspect", "what a certificate or CSR means to a client: identities, revocation URLs, key, validity");
-  command->add_option("file", args->file, "certificate (PEM/DER; the first of a chain) or CSR")->required();
-  command->add_option("--service", args->service, "xmpp-client (default; also 'xmpp'), xmpp-server or https")
+      "inspect",
+      "what a certificate or CSR means to a client: identities, revocation URLs, key, validity");
+  command->add_option("file", args->file, "certificate (PEM/DER; the first of a chain) or CSR")
+      ->required();
+  command
+      ->add_option("--service", args->service,
+                   "xmpp-client (default; also 'xmpp'), xmpp-server or https")
       ->check(CLI::IsMember({"xmpp", "xmpp-client", "xmpp-server", "https"}));
   command->add_flag("--json", args->json_output, "machine-readable output");
   return Command{command, [args] { return run(*args); }};

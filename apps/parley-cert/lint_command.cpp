@@ -42,7 +42,8 @@ LintFinding unreadable(const std::string& path, const Error& error) {
 
 int run(const LintArguments& args) {
   const auto profile = parse_ca_profile(args.profile);
-  if (!profile) throw UsageError{"--profile " + args.profile + ": expected public-ca or private-ca"};
+  if (!profile)
+    throw UsageError{"--profile " + args.profile + ": expected public-ca or private-ca"};
   if (args.files.size() > kMaxCsrsPerLint) {
     throw UsageError{std::to_string(args.files.size()) + " files given; lint at most " +
                      std::to_string(kMaxCsrsPerLint) + " at once"};
@@ -58,14 +59,17 @@ int run(const LintArguments& args) {
     }
     inputs.push_back({path, std::move(*contents)});
   }
-  for (auto& finding : lint_csrs(inputs, LintOptions{*profile})) findings.push_back(std::move(finding));
+  for (auto& finding : lint_csrs(inputs, LintOptions{*profile}))
+    findings.push_back(std::move(finding));
 
   for (const auto& finding : findings) {
     if (finding.stage == LintStage::input && finding.severity == LintSeverity::error) {
       std::cerr << "parley-cert: " << finding.file << ": " << finding.message << "\n";
     }
   }
-  const int exit_code = has_input_problems(findings) ? kExitUsage : has_errors(findings) ? kExitInvalid : kExitValid;
+  const int exit_code = has_input_problems(findings) ? kExitUsage
+                        : has_errors(findings)       ? kExitInvalid
+                                                     : kExitValid;
 
   if (args.json_output) {
     json::array out;
@@ -88,8 +92,8 @@ int run(const LintArguments& args) {
       if (f.file != path) continue;
       any = true;
       ++counts[static_cast<int>(f.severity)];
-      std::cout << f.file << ": " << to_string(f.severity) << " [" << f.rule << "] " << f.field << ": "
-                << f.message << "\n"
+      std::cout << f.file << ": " << to_string(f.severity) << " [" << f.rule << "] " << f.field
+                << ": " << f.message << "\n"
                 << "    fix: " << f.fix << "\n";
     }
     if (!any) std::cout << path << ": no findings\n";
@@ -98,16 +102,19 @@ int run(const LintArguments& args) {
     return std::to_string(n) + " " + noun + (n == 1 ? "" : "s");
   };
   std::cout << count(args.files.size(), "file") << " linted for a " << to_string(*profile) << ": "
-            << count(counts[0], "error") << ", " << count(counts[1], "warning") << ", " << count(counts[2], "note")
-            << "\n";
+            << count(counts[0], "error") << ", " << count(counts[1], "warning") << ", "
+            << count(counts[2], "note") << "\n";
   return exit_code;
 }
 
 const bool registered = register_command([](CLI::App& root) {
   auto args = std::make_shared<LintArguments>();
   CLI::App* command = root.add_subcommand(
-      "lint", "check CSRs against what public/private CAs and clients require (docs/certificates.md)");
-  command->add_option("csr", args->files, "CSR files (Base64 PEM); several are also checked as one set")
+      "lint",
+      "check CSRs against what public/private CAs and clients require (docs/certificates.md)");
+  command
+      ->add_option("csr", args->files,
+                   "CSR files (Base64 PEM); several are also checked as one set")
       ->required();
   command->add_option("--profile", args->profile, "public-ca (default) or private-ca")
       ->check(CLI::IsMember({"public-ca", "private-ca"}));

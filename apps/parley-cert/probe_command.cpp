@@ -70,14 +70,17 @@ class PreTlsEvents : public xml::StreamEvents {
 
 // Reads from the plaintext stream until the next top-level element. `waiting_for` names it in
 // the timeout message ("stream features").
-Result<xml::Element> next_element(net::BlockingSocket& socket, xml::StreamParser& parser, PreTlsEvents& events,
-                                  std::size_t& plaintext_bytes, net::Deadline deadline, std::string_view waiting_for) {
+Result<xml::Element> next_element(net::BlockingSocket& socket, xml::StreamParser& parser,
+                                  PreTlsEvents& events, std::size_t& plaintext_bytes,
+                                  net::Deadline deadline, std::string_view waiting_for) {
   events.received.reset();
   // The previous element paused the parser; bytes it held back belong to this element.
   if (events.paused) {
     events.paused = false;
     auto status = parser.resume();
-    if (!status) return fail(Error::parse("malformed stream from " + socket.peer() + ": " + status.error().detail));
+    if (!status)
+      return fail(
+          Error::parse("malformed stream from " + socket.peer() + ": " + status.error().detail));
     if (*status == xml::FeedStatus::paused) events.paused = true;
     if (events.received) return std::move(*events.received);
   }
@@ -86,24 +89,29 @@ Result<xml::Element> next_element(net::BlockingSocket& socket, xml::StreamParser
     auto n = socket.receive_some(buffer, deadline);
     if (!n) {
       if (n.error().message.starts_with("timed out")) {
-        return fail(Error::io("timed out waiting for " + std::string(waiting_for) + " from " + socket.peer()));
+        return fail(Error::io("timed out waiting for " + std::string(waiting_for) + " from " +
+                              socket.peer()));
       }
       return fail(n.error());
     }
     if (*n == 0) {
-      return fail(Error::io(socket.peer() + " closed the connection while we waited for " + std::string(waiting_for)));
+      return fail(Error::io(socket.peer() + " closed the connection while we waited for " +
+                            std::string(waiting_for)));
     }
     plaintext_bytes += *n;
     if (plaintext_bytes > kMaxPlaintextBytes) {
-      return fail(Error::limit(socket.peer() + " sent more than " + std::to_string(kMaxPlaintextBytes) +
-                               " bytes before TLS"));
+      return fail(Error::limit(socket.peer() + " sent more than " +
+                               std::to_string(kMaxPlaintextBytes) + " bytes before TLS"));
     }
     auto status = parser.feed(std::string_view(reinterpret_cast<const char*>(buffer.data()), *n));
-    if (!status) return fail(Error::parse("malformed stream from " + socket.peer() + ": " + status.error().detail));
+    if (!status)
+      return fail(
+          Error::parse("malformed stream from " + socket.peer() + ": " + status.error().detail));
     if (*status == xml::FeedStatus::paused) events.paused = true;
     if (events.received) return std::move(*events.received);
   }
-  return fail(Error::io(socket.peer() + " closed the stream while we waited for " + std::string(waiting_for)));
+  return fail(Error::io(socket.peer() + " closed the stream while we waited for " +
+                        std::string(waiting_for)));
 }
 
 bool is(const xml::Element& element, std::string_view namespace_uri, std::string_view local_name) {
@@ -113,17 +121,19 @@ bool is(const xml::Element& element, std::string_view namespace_uri, std::string
 // RFC 6120 5.4.2: stream header, features with <starttls/>, <starttls/>, <proceed/>. Returns the
 // failed "starttls" stage when the server does not let a client upgrade (a verdict, exit 1);
 // network and protocol breakage is an error (exit 2).
-Result<std::optional<Stage>> negotiate_starttls(net::BlockingSocket& socket, const std::string& host,
-                                                net::Deadline deadline) {
-  const std::string header = "<?xml version='1.0'?><stream:stream to='" + host +
-                             "' xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' "
-                             "version='1.0'>";
+Result<std::optional<Stage>> negotiate_starttls(net::BlockingSocket& socket,
+                                                const std::string& host, net::Deadline deadline) {
+  const std::string header =
+      "<?xml version='1.0'?><stream:stream to='" + host +
+      "' xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' "
+      "version='1.0'>";
   if (auto sent = socket.send_all(header, deadline); !sent) return fail(sent.error());
 
   PreTlsEvents events;
   xml::StreamParser parser(events);
   std::size_t plaintext_bytes = 0;
-  auto features = next_element(socket, parser, events, plaintext_bytes, deadline, "stream features");
+  auto features =
+      next_element(socket, parser, events, plaintext_bytes, deadline, "stream features");
   if (!features) return fail(features.error());
   if (is(*features, xml::kStreamsNamespace, "error")) {
     // The condition is the first child element (RFC 6120 4.9.3); its name is all we quote.
@@ -134,24 +144,28 @@ Result<std::optional<Stage>> negotiate_starttls(net::BlockingSocket& socket, con
         break;
       }
     }
-    return fail(Error::io(socket.peer() + " answered the stream header with a stream error (" + condition + ")"));
+    return fail(Error::io(socket.peer() + " answered the stream header with a stream error (" +
+                          condition + ")"));
   }
   if (!is(*features, xml::kStreamsNamespace, "features")) {
     return fail(Error::parse(socket.peer() + " sent <" + features->name().local_name +
                              "/> where stream features were expected"));
   }
   if (features->first_child(kTlsNamespace, "starttls") == nullptr) {
-    return std::optional<Stage>(Stage{"starttls", "fail", "not offered — a client must not continue"});
+    return std::optional<Stage>(
+        Stage{"starttls", "fail", "not offered — a client must not continue"});
   }
 
-  if (auto sent = socket.send_all(std::string_view("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>"), deadline);
+  if (auto sent = socket.send_all(
+          std::string_view("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>"), deadline);
       !sent) {
     return fail(sent.error());
   }
   auto answer = next_element(socket, parser, events, plaintext_bytes, deadline, "<proceed/>");
   if (!answer) return fail(answer.error());
   if (is(*answer, kTlsNamespace, "failure")) {
-    return std::optional<Stage>(Stage{"starttls", "fail", "the server answered <starttls/> with <failure/>"});
+    return std::optional<Stage>(
+        Stage{"starttls", "fail", "the server answered <starttls/> with <failure/>"});
   }
   if (!is(*answer, kTlsNamespace, "proceed")) {
     return fail(Error::parse(socket.peer() + " sent <" + answer->name().local_name +
@@ -167,13 +181,15 @@ Result<std::optional<Stage>> negotiate_starttls(net::BlockingSocket& socket, con
 
 // Runs the client handshake over the socket. Errors from the peer's side of TLS become a failed
 // "tls" stage (a client would refuse such a server); socket errors are returned.
-Result<std::optional<Stage>> handshake(net::BlockingSocket& socket, tls::Session& session, net::Deadline deadline) {
+Result<std::optional<Stage>> handshake(net::BlockingSocket& socket, tls::Session& session,
+                                       net::Deadline deadline) {
   std::array<std::uint8_t, 16 * 1024> buffer{};
   std::size_t received = 0;
   auto flush = [&]() -> Result<void> {
     while (session.pending_ciphertext() > 0) {
       const std::size_t n = session.take_ciphertext(buffer);
-      if (auto sent = socket.send_all(std::span<const std::uint8_t>(buffer.data(), n), deadline); !sent) {
+      if (auto sent = socket.send_all(std::span<const std::uint8_t>(buffer.data(), n), deadline);
+          !sent) {
         return fail(sent.error());
       }
     }
@@ -183,7 +199,9 @@ Result<std::optional<Stage>> handshake(net::BlockingSocket& socket, tls::Session
     auto progress = session.handshake();
     // Send what the session produced even on failure: that is how the alert reaches the server.
     auto flushed = flush();
-    if (!progress) return std::optional<Stage>(Stage{"tls", "fail", "handshake failed: " + progress.error().message});
+    if (!progress)
+      return std::optional<Stage>(
+          Stage{"tls", "fail", "handshake failed: " + progress.error().message});
     if (!flushed) return fail(flushed.error());
     if (*progress == tls::HandshakeProgress::complete) return std::optional<Stage>();
     auto n = socket.receive_some(buffer, deadline);
@@ -199,10 +217,11 @@ Result<std::optional<Stage>> handshake(net::BlockingSocket& socket, tls::Session
     }
     received += *n;
     if (received > kMaxHandshakeBytes) {
-      return fail(Error::limit(socket.peer() + " sent more than " + std::to_string(kMaxHandshakeBytes) +
-                               " bytes of handshake"));
+      return fail(Error::limit(socket.peer() + " sent more than " +
+                               std::to_string(kMaxHandshakeBytes) + " bytes of handshake"));
     }
-    if (auto fed = session.feed_ciphertext(std::span<const std::uint8_t>(buffer.data(), *n)); !fed) {
+    if (auto fed = session.feed_ciphertext(std::span<const std::uint8_t>(buffer.data(), *n));
+        !fed) {
       return fail(fed.error());
     }
   }
@@ -239,7 +258,8 @@ int run(const ProbeArguments& args) {
     auto starttls = negotiate_starttls(*socket, args.host, deadline);
     if (!starttls) return network_error(starttls.error());
     stages.push_back(**starttls);
-    if (stages.back().verdict != "pass") return print_report(heading, stages, nullptr, args.json_output);
+    if (stages.back().verdict != "pass")
+      return print_report(heading, stages, nullptr, args.json_output);
   }
 
   auto context = tls::ClientContext::create({});
@@ -269,8 +289,8 @@ int run(const ProbeArguments& args) {
   policy.time = static_cast<UnixTime>(std::time(nullptr));
   const std::vector<CertificatePtr> intermediates(chain.begin() + 1, chain.end());
   const std::string staple = (*session)->stapled_ocsp().value_or(std::string());
-  const ChainReport report = check_chain(chain.front(), intermediates, anchors, policy, *service, *reference, *mode,
-                                         staple);
+  const ChainReport report = check_chain(chain.front(), intermediates, anchors, policy, *service,
+                                         *reference, *mode, staple);
   for (const auto& stage : report.stages) stages.push_back(stage);
 
   // Say goodbye properly; the verdict is already made, so a failure here changes nothing.
@@ -286,16 +306,23 @@ int run(const ProbeArguments& args) {
 
 const bool registered = register_command([](CLI::App& root) {
   auto args = std::make_shared<ProbeArguments>();
-  CLI::App* command = root.add_subcommand(
-      "probe", "connect to a server as a client does (STARTTLS for XMPP) and report its certificate verdict");
+  CLI::App* command = root.add_subcommand("probe",
+                                          "connect to a server as a client does (STARTTLS for "
+                                          "XMPP) and report its certificate verdict");
   command->add_option("--service", args->service, "xmpp-client (default) or https")
       ->check(CLI::IsMember({"xmpp-client", "https"}));
-  command->add_option("--host", args->host, "the service's FQDN: SNI and the identity to check")->required();
-  command->add_option("--port", args->port, "TCP port (default 5222 for xmpp-client, 443 for https)")
+  command->add_option("--host", args->host, "the service's FQDN: SNI and the identity to check")
+      ->required();
+  command
+      ->add_option("--port", args->port, "TCP port (default 5222 for xmpp-client, 443 for https)")
       ->check(CLI::Range(1, 65535));
-  command->add_option("--connect", args->connect, "address or name to connect to instead of --host");
-  command->add_option("--ca", args->ca_files, "trusted CA certificates (default: the system roots)");
-  command->add_option("--revocation", args->revocation, "hard (default: unreachable = invalid), soft or off")
+  command->add_option("--connect", args->connect,
+                      "address or name to connect to instead of --host");
+  command->add_option("--ca", args->ca_files,
+                      "trusted CA certificates (default: the system roots)");
+  command
+      ->add_option("--revocation", args->revocation,
+                   "hard (default: unreachable = invalid), soft or off")
       ->check(CLI::IsMember({"hard", "soft", "off"}));
   command->add_flag("--json", args->json_output, "machine-readable output");
   return Command{command, [args] { return run(*args); }};

@@ -171,8 +171,8 @@ Result<StoredCertificate> parse_entry(std::string_view line, const StoreLimits& 
   if (!kind) return fail(Error::parse("unknown service \"" + std::string(fields[0]) + "\""));
   const PortField port = parse_port_field(fields[2]);
   if (!port.valid) return fail(Error::parse("the port is not 1-65535 or \"-\""));
-  auto service = ServiceIdentity::make(*kind, fields[1],
-                                       port.present ? std::optional<std::uint16_t>(port.value) : std::nullopt);
+  auto service = ServiceIdentity::make(
+      *kind, fields[1], port.present ? std::optional<std::uint16_t>(port.value) : std::nullopt);
   if (!service) return fail(Error::parse(service.error().message));
   if (service->host != fields[1]) {
     return fail(

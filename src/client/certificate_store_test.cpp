@@ -23,10 +23,10 @@ namespace parley::client {
 namespace {
 
 using test_support::directory_entries;
-using test_support::fixture_certificate;
-using test_support::TempDir;
 using test_support::file_bytes;
+using test_support::fixture_certificate;
 using test_support::mode_of;
+using test_support::TempDir;
 
 constexpr pki::UnixTime kDay = 24 * 60 * 60;
 

@@ -13,7 +13,9 @@
 namespace parley {
 namespace {
 
-std::string errno_text(int error) { return std::strerror(error); }
+std::string errno_text(int error) {
+  return std::strerror(error);
+}
 
 // Gives the temporary file its final name without replacing anything already there.
 // renameat2(RENAME_NOREPLACE) does it in one step; file systems that do not know the flag
@@ -42,7 +44,8 @@ void FileDescriptor::reset() {
   fd_ = -1;
 }
 
-Result<void> write_all(int fd, std::string_view data, const std::filesystem::path& path_for_messages) {
+Result<void> write_all(int fd, std::string_view data,
+                       const std::filesystem::path& path_for_messages) {
   while (!data.empty()) {
     const ssize_t written = ::write(fd, data.data(), data.size());
     if (written < 0) {
@@ -56,7 +59,8 @@ Result<void> write_all(int fd, std::string_view data, const std::filesystem::pat
 
 Result<void> write_file_atomically(const std::filesystem::path& file, std::string_view content,
                                    AtomicWriteOptions options) {
-  if (!file.has_filename()) return fail(Error::invalid_argument(file.string() + ": not a file name"));
+  if (!file.has_filename())
+    return fail(Error::invalid_argument(file.string() + ": not a file name"));
   const std::filesystem::path directory =
       file.has_parent_path() ? file.parent_path() : std::filesystem::path(".");
   FileDescriptor directory_fd(::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
@@ -65,8 +69,7 @@ Result<void> write_file_atomically(const std::filesystem::path& file, std::strin
   }
 
   // A leading dot keeps the temporary file out of `ls` and globs while it exists.
-  std::string temp_name =
-      (directory / ("." + file.filename().string() + ".tmp-XXXXXX")).string();
+  std::string temp_name = (directory / ("." + file.filename().string() + ".tmp-XXXXXX")).string();
   FileDescriptor fd(::mkostemp(temp_name.data(), O_CLOEXEC));  // created with mode 0600
   if (!fd.valid()) {
     return fail(Error::io(directory.string() + ": cannot create a file: " + errno_text(errno)));
@@ -77,7 +80,8 @@ Result<void> write_file_atomically(const std::filesystem::path& file, std::strin
   };
   // Before any content: a key must never be readable by others, not even for a moment.
   if (::fchmod(fd.get(), options.mode) != 0) {
-    return remove_temp_and_fail(Error::io(temp_name + ": cannot set its mode: " + errno_text(errno)));
+    return remove_temp_and_fail(
+        Error::io(temp_name + ": cannot set its mode: " + errno_text(errno)));
   }
   if (auto written = write_all(fd.get(), content, temp_name); !written) {
     return remove_temp_and_fail(written.error());
@@ -91,12 +95,13 @@ Result<void> write_file_atomically(const std::filesystem::path& file, std::strin
 
   if (options.existing == ExistingFile::replace) {
     if (::rename(temp_name.c_str(), file.c_str()) != 0) {
-      return remove_temp_and_fail(Error::io(file.string() + ": cannot replace: " + errno_text(errno)));
+      return remove_temp_and_fail(
+          Error::io(file.string() + ": cannot replace: " + errno_text(errno)));
     }
   } else if (const int error = move_without_replacing(temp_name, file); error != 0) {
     if (error == EEXIST) {
-      return remove_temp_and_fail(
-          Error::io(file.string() + ": already exists; refusing to overwrite it (move it away first)"));
+      return remove_temp_and_fail(Error::io(
+          file.string() + ": already exists; refusing to overwrite it (move it away first)"));
     }
     return remove_temp_and_fail(Error::io(file.string() + ": cannot create: " + errno_text(error)));
   }

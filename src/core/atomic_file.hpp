@@ -13,8 +13,9 @@
 //             Private keys are written this way: a key that exists may be the only copy of one a
 //             certificate was already issued for.
 //
-// What this does not do: create directories (except create_directory_if_missing), lock against other writers (callers that rewrite a
-// shared file hold their own lock), or follow the umask (the mode given is the mode set).
+// What this does not do: create directories (except create_directory_if_missing), lock against
+// other writers (callers that rewrite a shared file hold their own lock), or follow the umask (the
+// mode given is the mode set).
 
 #include <sys/types.h>
 
@@ -44,7 +45,8 @@ class FileDescriptor {
 };
 
 // Writes every byte, retrying short writes and EINTR; the error names `path_for_messages`.
-Result<void> write_all(int fd, std::string_view data, const std::filesystem::path& path_for_messages);
+Result<void> write_all(int fd, std::string_view data,
+                       const std::filesystem::path& path_for_messages);
 
 enum class ExistingFile {
   replace,  // an existing file at the final name is replaced atomically

@@ -3,7 +3,6 @@
 // file survives any outcome.
 
 #include "core/atomic_file.hpp"
-#include "core/test_support.hpp"
 
 #include <gtest/gtest.h>
 #include <stdlib.h>
@@ -16,6 +15,8 @@
 #include <sstream>
 #include <string>
 #include <vector>
+
+#include "core/test_support.hpp"
 
 namespace parley {
 namespace {
@@ -32,13 +33,13 @@ struct WriteRow {
 
 TEST(AtomicFile, RefuseLeavesWhateverIsThereAndReplaceReplacesFiles) {
   const auto nothing = [](const std::filesystem::path&) {};
-  const auto old_file = [](const std::filesystem::path& file) {
-    std::ofstream(file) << "old";
-  };
+  const auto old_file = [](const std::filesystem::path& file) { std::ofstream(file) << "old"; };
   const auto dangling_symlink = [](const std::filesystem::path& file) {
     std::filesystem::create_symlink(file.parent_path() / "nowhere", file);
   };
-  const auto directory = [](const std::filesystem::path& file) { std::filesystem::create_directory(file); };
+  const auto directory = [](const std::filesystem::path& file) {
+    std::filesystem::create_directory(file);
+  };
   const std::vector<WriteRow> rows = {
       {"new name, refuse", nothing, ExistingFile::refuse, true, ""},
       {"new name, replace", nothing, ExistingFile::replace, true, ""},
@@ -54,7 +55,8 @@ TEST(AtomicFile, RefuseLeavesWhateverIsThereAndReplaceReplacesFiles) {
     const auto file = temp.path() / "target";
     row.prepare(file);
     const std::vector<std::string> before = directory_entries(temp.path());
-    const auto written = write_file_atomically(file, "new content", {.existing = row.existing, .mode = 0640});
+    const auto written =
+        write_file_atomically(file, "new content", {.existing = row.existing, .mode = 0640});
     if (row.expect_written) {
       ASSERT_TRUE(written.has_value()) << written.error().message;
       EXPECT_EQ(file_bytes(file), "new content");
@@ -62,8 +64,10 @@ TEST(AtomicFile, RefuseLeavesWhateverIsThereAndReplaceReplacesFiles) {
     } else {
       ASSERT_FALSE(written.has_value());
       EXPECT_EQ(written.error().kind, ErrorKind::io);
-      EXPECT_NE(written.error().message.find(file.string()), std::string::npos) << written.error().message;
-      EXPECT_NE(written.error().message.find(row.message_part), std::string::npos) << written.error().message;
+      EXPECT_NE(written.error().message.find(file.string()), std::string::npos)
+          << written.error().message;
+      EXPECT_NE(written.error().message.find(row.message_part), std::string::npos)
+          << written.error().message;
       EXPECT_EQ(directory_entries(temp.path()), before) << "nothing added, nothing removed";
     }
     for (const auto& name : directory_entries(temp.path())) {
@@ -97,7 +101,8 @@ TEST(AtomicFile, CreateDirectoryIfMissing) {
   ::umask(previous);
   ASSERT_TRUE(created.has_value()) << created.error().message;
   EXPECT_EQ(mode_of(temp.path() / "new"), 0750u);
-  EXPECT_TRUE(create_directory_if_missing(temp.path() / "new", 0700).has_value()) << "existing: left alone";
+  EXPECT_TRUE(create_directory_if_missing(temp.path() / "new", 0700).has_value())
+      << "existing: left alone";
   EXPECT_EQ(mode_of(temp.path() / "new"), 0750u);
 
   const auto not_directory = create_directory_if_missing(temp.path() / "a-file", 0700);

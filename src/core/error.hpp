@@ -25,7 +25,9 @@ struct Error {
   ErrorKind kind = ErrorKind::internal;
   std::string message;  // complete sentence fragment naming the thing and the problem
 
-  static Error invalid_argument(std::string m) { return {ErrorKind::invalid_argument, std::move(m)}; }
+  static Error invalid_argument(std::string m) {
+    return {ErrorKind::invalid_argument, std::move(m)};
+  }
   static Error io(std::string m) { return {ErrorKind::io, std::move(m)}; }
   static Error parse(std::string m) { return {ErrorKind::parse, std::move(m)}; }
   static Error limit(std::string m) { return {ErrorKind::limit, std::move(m)}; }
@@ -35,6 +37,8 @@ struct Error {
 template <class T>
 using Result = std::expected<T, Error>;
 
-inline std::unexpected<Error> fail(Error e) { return std::unexpected<Error>(std::move(e)); }
+inline std::unexpected<Error> fail(Error e) {
+  return std::unexpected<Error>(std::move(e));
+}
 
 }  // namespace parley

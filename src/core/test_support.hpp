@@ -74,7 +74,8 @@ inline pki::CertificatePtr fixture_certificate(const std::string& relative) {
   }
   auto parsed = pki::Certificate::from_pem(*text);
   if (!parsed || parsed->size() != 1) {
-    ADD_FAILURE() << relative << ": " << (parsed ? "not exactly one certificate" : parsed.error().message);
+    ADD_FAILURE() << relative << ": "
+                  << (parsed ? "not exactly one certificate" : parsed.error().message);
     return nullptr;
   }
   return parsed->front();

@@ -2,7 +2,8 @@
 
 namespace parley {
 
-std::size_t utf8_sequence_at(std::string_view text, std::size_t position, std::uint32_t& code_point) {
+std::size_t utf8_sequence_at(std::string_view text, std::size_t position,
+                             std::uint32_t& code_point) {
   if (position >= text.size()) return 0;
   const auto lead = static_cast<unsigned char>(text[position]);
   if (lead < 0x80) {
@@ -29,8 +30,9 @@ std::size_t utf8_sequence_at(std::string_view text, std::size_t position, std::u
     code_point = (code_point << 6) | (next & 0x3Fu);
   }
   static constexpr std::uint32_t kSmallestForLength[] = {0, 0, 0x80, 0x800, 0x10000};
-  if (code_point < kSmallestForLength[length] || code_point > 0x10FFFF) return 0;  // overlong / too big
-  if (code_point >= 0xD800 && code_point <= 0xDFFF) return 0;                     // surrogates
+  if (code_point < kSmallestForLength[length] || code_point > 0x10FFFF)
+    return 0;                                                  // overlong / too big
+  if (code_point >= 0xD800 && code_point <= 0xDFFF) return 0;  // surrogates
   return length;
 }
 
@@ -45,6 +47,8 @@ std::optional<std::size_t> utf8_code_point_count(std::string_view text) {
   return count;
 }
 
-bool is_valid_utf8(std::string_view text) { return utf8_code_point_count(text).has_value(); }
+bool is_valid_utf8(std::string_view text) {
+  return utf8_code_point_count(text).has_value();
+}
 
 }  // namespace parley

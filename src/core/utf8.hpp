@@ -11,7 +11,8 @@ namespace parley {
 
 // Length (1-4) of the well-formed sequence that starts at text[position], with its code point
 // in `code_point`; 0 when the bytes there are not strict UTF-8.
-std::size_t utf8_sequence_at(std::string_view text, std::size_t position, std::uint32_t& code_point);
+std::size_t utf8_sequence_at(std::string_view text, std::size_t position,
+                             std::uint32_t& code_point);
 
 bool is_valid_utf8(std::string_view text);
 

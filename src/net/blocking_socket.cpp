@@ -18,7 +18,8 @@ namespace {
 
 // Milliseconds left until the deadline for poll(); 0 once it has passed (poll then only checks).
 int remaining_ms(Deadline deadline) {
-  const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+  const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+      deadline - std::chrono::steady_clock::now());
   if (left.count() <= 0) return 0;
   return left.count() > 60'000 ? 60'000 : static_cast<int>(left.count());
 }
@@ -56,7 +57,8 @@ struct AddrinfoFree {
 
 // One attempt at one address; the descriptor is returned only once connected.
 Result<int> connect_one(const addrinfo& ai, const std::string& peer, Deadline deadline) {
-  const int fd = ::socket(ai.ai_family, ai.ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai.ai_protocol);
+  const int fd =
+      ::socket(ai.ai_family, ai.ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai.ai_protocol);
   if (fd < 0) return fail(Error::io("socket for " + peer + ": " + std::strerror(errno)));
   auto close_and_fail = [fd](Error e) {
     ::close(fd);
@@ -65,8 +67,9 @@ Result<int> connect_one(const addrinfo& ai, const std::string& peer, Deadline de
   if (::connect(fd, ai.ai_addr, ai.ai_addrlen) != 0) {
     if (errno != EINPROGRESS) {
       const int error = errno;
-      return close_and_fail(Error::io(error == ECONNREFUSED ? "connection refused by " + peer
-                                                            : "connecting to " + peer + ": " + std::strerror(error)));
+      return close_and_fail(Error::io(error == ECONNREFUSED
+                                          ? "connection refused by " + peer
+                                          : "connecting to " + peer + ": " + std::strerror(error)));
     }
     auto ready = wait_for(fd, POLLOUT, deadline);
     if (!ready) return close_and_fail(ready.error());
@@ -75,8 +78,9 @@ Result<int> connect_one(const addrinfo& ai, const std::string& peer, Deadline de
     socklen_t length = sizeof error;
     if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length) != 0) error = errno;
     if (error != 0) {
-      return close_and_fail(Error::io(error == ECONNREFUSED ? "connection refused by " + peer
-                                                            : "connecting to " + peer + ": " + std::strerror(error)));
+      return close_and_fail(Error::io(error == ECONNREFUSED
+                                          ? "connection refused by " + peer
+                                          : "connecting to " + peer + ": " + std::strerror(error)));
     }
   }
   return fd;
@@ -84,7 +88,8 @@ Result<int> connect_one(const addrinfo& ai, const std::string& peer, Deadline de
 
 }  // namespace
 
-Result<BlockingSocket> BlockingSocket::connect(const std::string& host, std::uint16_t port, Deadline deadline) {
+Result<BlockingSocket> BlockingSocket::connect(const std::string& host, std::uint16_t port,
+                                               Deadline deadline) {
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
@@ -127,7 +132,8 @@ BlockingSocket::~BlockingSocket() {
 }
 
 Result<void> BlockingSocket::send_all(std::string_view text, Deadline deadline) {
-  return send_all(std::span(reinterpret_cast<const std::uint8_t*>(text.data()), text.size()), deadline);
+  return send_all(std::span(reinterpret_cast<const std::uint8_t*>(text.data()), text.size()),
+                  deadline);
 }
 
 Result<void> BlockingSocket::send_all(std::span<const std::uint8_t> bytes, Deadline deadline) {
@@ -151,7 +157,8 @@ Result<void> BlockingSocket::send_all(std::span<const std::uint8_t> bytes, Deadl
   return {};
 }
 
-Result<std::size_t> BlockingSocket::receive_some(std::span<std::uint8_t> buffer, Deadline deadline) {
+Result<std::size_t> BlockingSocket::receive_some(std::span<std::uint8_t> buffer,
+                                                 Deadline deadline) {
   if (buffer.empty()) return fail(Error::invalid_argument("receive_some: empty buffer"));
   for (;;) {
     const ssize_t n = ::recv(fd_, buffer.data(), buffer.size(), 0);

@@ -25,7 +25,8 @@ class BlockingSocket {
   // Connects to host:port (a name or a numeric address), trying each resolved address in turn
   // until one answers or the deadline passes. Errors name the address: "connection refused by
   // 127.0.0.1:5222", "timed out connecting to 127.0.0.1:5222".
-  static Result<BlockingSocket> connect(const std::string& host, std::uint16_t port, Deadline deadline);
+  static Result<BlockingSocket> connect(const std::string& host, std::uint16_t port,
+                                        Deadline deadline);
 
   BlockingSocket(BlockingSocket&& other) noexcept;
   BlockingSocket& operator=(BlockingSocket&& other) noexcept;

@@ -87,8 +87,9 @@ Result<void> check_request(const HttpRequest& request, const HttpFetchLimits& li
   }
   if (!is_http_url(request.url)) {
     return fail(Error::invalid_argument(
-        request.url + ": only http:// URLs are fetched for revocation data (a TLS fetch would "
-                      "itself need revocation checking)"));
+        request.url +
+        ": only http:// URLs are fetched for revocation data (a TLS fetch would "
+        "itself need revocation checking)"));
   }
   // A zero timeout means "wait forever" to libcurl; never let a configuration reach that.
   if (limits.connect_timeout.count() <= 0 || limits.total_timeout.count() <= 0) {
@@ -107,7 +108,8 @@ Result<void> check_request(const HttpRequest& request, const HttpFetchLimits& li
 // Turns a failed transfer into an error that names the URL and says what went wrong in words a
 // log reader understands.
 Error describe_failure(const HttpRequest& request, const HttpFetchLimits& limits, CURL* handle,
-                       CURLcode code, const BodySink& sink, const char* curl_message, long elapsed) {
+                       CURLcode code, const BodySink& sink, const char* curl_message,
+                       long elapsed) {
   const std::string prefix = describe_method(request.method) + " " + request.url + ": ";
   const std::string detail = curl_message[0] != '\0' ? curl_message : curl_easy_strerror(code);
   switch (code) {
@@ -137,8 +139,8 @@ Error describe_failure(const HttpRequest& request, const HttpFetchLimits& limits
       return Error::limit(prefix + "more than " + std::to_string(limits.max_redirects) +
                           " redirects");
     case CURLE_UNSUPPORTED_PROTOCOL:
-      return Error::invalid_argument(prefix + "redirected to a URL that is not http:// (" +
-                                     detail + ")");
+      return Error::invalid_argument(prefix + "redirected to a URL that is not http:// (" + detail +
+                                     ")");
     default:
       return Error::io(prefix + detail);
   }
@@ -158,8 +160,8 @@ bool is_http_url(std::string_view url) {
 Result<HttpResponse> http_fetch(const HttpRequest& request, const HttpFetchLimits& limits) {
   if (auto checked = check_request(request, limits); !checked) return fail(checked.error());
   if (const CURLcode init = global_init_once(); init != CURLE_OK) {
-    return fail(internal_error("libcurl initialisation failed: " +
-                                      std::string(curl_easy_strerror(init))));
+    return fail(
+        internal_error("libcurl initialisation failed: " + std::string(curl_easy_strerror(init))));
   }
 
   CurlEasy handle(curl_easy_init());
@@ -222,7 +224,7 @@ Result<HttpResponse> http_fetch(const HttpRequest& request, const HttpFetchLimit
   }
   if (!options_ok) {
     return fail(internal_error("libcurl refused a transfer option (libcurl " +
-                                      std::string(curl_version()) + ")"));
+                               std::string(curl_version()) + ")"));
   }
 
   const auto start = std::chrono::steady_clock::now();

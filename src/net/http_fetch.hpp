@@ -50,7 +50,7 @@ struct HttpResponse {
   long status = 0;           // always 2xx: other statuses are errors
   std::string content_type;  // as sent by the server, may be empty
   std::string body;
-  std::string final_url;     // after redirects
+  std::string final_url;  // after redirects
 };
 
 // Performs the request. Fails (ErrorKind::invalid_argument) for a non-http URL; (io) for

@@ -88,8 +88,8 @@ class CannedHttpServer {
       read_request(connection);
       std::size_t sent = 0;
       while (sent < answer_.size()) {
-        const ssize_t n = ::send(connection, answer_.data() + sent, answer_.size() - sent,
-                                 MSG_NOSIGNAL);
+        const ssize_t n =
+            ::send(connection, answer_.data() + sent, answer_.size() - sent, MSG_NOSIGNAL);
         if (n <= 0) break;
         sent += static_cast<std::size_t>(n);
       }
@@ -174,8 +174,7 @@ INSTANTIATE_TEST_SUITE_P(Schemes, HttpUrlTable,
                                          UrlCase{"ldap://ca.example.test/cn=CA", false},
                                          UrlCase{"file:///etc/passwd", false},
                                          UrlCase{"ftp://ca.example.test/ca.crl", false},
-                                         UrlCase{"http://", false},
-                                         UrlCase{"", false}));
+                                         UrlCase{"http://", false}, UrlCase{"", false}));
 
 TEST(HttpFetch, RefusesHttpsWithAnExplanation) {
   auto fetched = http_fetch(get("https://127.0.0.1:1/ca.crl"), short_limits());

@@ -21,8 +21,12 @@ class Budget {
   explicit Budget(BudgetLimits limits = {}) : left_(limits) {}
 
   // Each returns false (and latches `exhausted()`) when the allowance is used up.
-  [[nodiscard]] bool spend_signature_check() { return spend(left_.signature_checks, BudgetKind::signature_checks); }
-  [[nodiscard]] bool spend_build_call() { return spend(left_.build_calls, BudgetKind::build_calls); }
+  [[nodiscard]] bool spend_signature_check() {
+    return spend(left_.signature_checks, BudgetKind::signature_checks);
+  }
+  [[nodiscard]] bool spend_build_call() {
+    return spend(left_.build_calls, BudgetKind::build_calls);
+  }
   [[nodiscard]] bool spend_name_constraint_comparisons(std::uint32_t n = 1) {
     if (left_.name_constraint_comparisons < n) {
       left_.name_constraint_comparisons = 0;

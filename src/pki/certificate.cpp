@@ -21,13 +21,16 @@ using Decoded = std::unique_ptr<T, openssl::Deleter<FreeFunction>>;
 
 // Decodes a known extension's value with OpenSSL's own ASN.1 templates. Returns null when the DER
 // inside the extension is malformed (the caller records a defect) or unknown to OpenSSL.
-void* decode_extension(X509_EXTENSION* extension) { return X509V3_EXT_d2i(extension); }
+void* decode_extension(X509_EXTENSION* extension) {
+  return X509V3_EXT_d2i(extension);
+}
 
 GeneralNames convert_general_names(const GENERAL_NAMES* names) {
   GeneralNames out;
   const int count = sk_GENERAL_NAME_num(names);
   out.reserve(static_cast<std::size_t>(std::max(count, 0)));
-  for (int i = 0; i < count; ++i) out.push_back(general_name_from_openssl(sk_GENERAL_NAME_value(names, i)));
+  for (int i = 0; i < count; ++i)
+    out.push_back(general_name_from_openssl(sk_GENERAL_NAME_value(names, i)));
   return out;
 }
 
@@ -37,7 +40,8 @@ GeneralNames convert_subtrees(const STACK_OF(GENERAL_SUBTREE) * subtrees, bool& 
   for (int i = 0; i < count; ++i) {
     const GENERAL_SUBTREE* subtree = sk_GENERAL_SUBTREE_value(subtrees, i);
     if (subtree->maximum != nullptr) has_min_or_max = true;
-    if (subtree->minimum != nullptr && ASN1_INTEGER_get(subtree->minimum) != 0) has_min_or_max = true;
+    if (subtree->minimum != nullptr && ASN1_INTEGER_get(subtree->minimum) != 0)
+      has_min_or_max = true;
     out.push_back(general_name_from_openssl(subtree->base));
   }
   return out;
@@ -48,7 +52,9 @@ GeneralNames convert_subtrees(const STACK_OF(GENERAL_SUBTREE) * subtrees, bool& 
 bool validity_encoding_is_strict(const ASN1_TIME* time) {
   const int type = ASN1_STRING_type(time);
   const std::string text = string_bytes(time);
-  const std::size_t expected = type == V_ASN1_UTCTIME ? 13 : type == V_ASN1_GENERALIZEDTIME ? 15 : 0;
+  const std::size_t expected = type == V_ASN1_UTCTIME           ? 13
+                               : type == V_ASN1_GENERALIZEDTIME ? 15
+                                                                : 0;
   if (expected == 0 || text.size() != expected || text.back() != 'Z') return false;
   return std::all_of(text.begin(), text.end() - 1, [](char c) { return c >= '0' && c <= '9'; });
 }
@@ -57,33 +63,55 @@ bool validity_encoding_is_strict(const ASN1_TIME* time) {
 
 const char* to_string(CertificateDefect defect) {
   switch (defect) {
-    case CertificateDefect::duplicate_extension: return "an extension appears more than once";
-    case CertificateDefect::malformed_basic_constraints: return "malformed basicConstraints";
-    case CertificateDefect::malformed_key_usage: return "malformed keyUsage";
-    case CertificateDefect::empty_key_usage: return "keyUsage with no bit set";
-    case CertificateDefect::malformed_extended_key_usage: return "malformed extKeyUsage";
-    case CertificateDefect::empty_extended_key_usage: return "extKeyUsage with no purpose";
-    case CertificateDefect::malformed_subject_alt_name: return "malformed subjectAltName";
-    case CertificateDefect::empty_subject_alt_name: return "subjectAltName with no name";
-    case CertificateDefect::malformed_name_constraints: return "malformed nameConstraints";
-    case CertificateDefect::malformed_authority_key_identifier: return "malformed authorityKeyIdentifier";
-    case CertificateDefect::malformed_subject_key_identifier: return "malformed subjectKeyIdentifier";
-    case CertificateDefect::malformed_authority_info_access: return "malformed authorityInfoAccess";
-    case CertificateDefect::malformed_crl_distribution_points: return "malformed cRLDistributionPoints";
-    case CertificateDefect::malformed_policy_extension: return "malformed certificate policy extension";
-    case CertificateDefect::serial_number_negative: return "negative serial number";
-    case CertificateDefect::serial_number_zero: return "serial number zero";
-    case CertificateDefect::serial_number_too_long: return "serial number longer than 20 octets";
+    case CertificateDefect::duplicate_extension:
+      return "an extension appears more than once";
+    case CertificateDefect::malformed_basic_constraints:
+      return "malformed basicConstraints";
+    case CertificateDefect::malformed_key_usage:
+      return "malformed keyUsage";
+    case CertificateDefect::empty_key_usage:
+      return "keyUsage with no bit set";
+    case CertificateDefect::malformed_extended_key_usage:
+      return "malformed extKeyUsage";
+    case CertificateDefect::empty_extended_key_usage:
+      return "extKeyUsage with no purpose";
+    case CertificateDefect::malformed_subject_alt_name:
+      return "malformed subjectAltName";
+    case CertificateDefect::empty_subject_alt_name:
+      return "subjectAltName with no name";
+    case CertificateDefect::malformed_name_constraints:
+      return "malformed nameConstraints";
+    case CertificateDefect::malformed_authority_key_identifier:
+      return "malformed authorityKeyIdentifier";
+    case CertificateDefect::malformed_subject_key_identifier:
+      return "malformed subjectKeyIdentifier";
+    case CertificateDefect::malformed_authority_info_access:
+      return "malformed authorityInfoAccess";
+    case CertificateDefect::malformed_crl_distribution_points:
+      return "malformed cRLDistributionPoints";
+    case CertificateDefect::malformed_policy_extension:
+      return "malformed certificate policy extension";
+    case CertificateDefect::serial_number_negative:
+      return "negative serial number";
+    case CertificateDefect::serial_number_zero:
+      return "serial number zero";
+    case CertificateDefect::serial_number_too_long:
+      return "serial number longer than 20 octets";
     case CertificateDefect::signature_algorithm_mismatch:
       return "signatureAlgorithm differs from tbsCertificate.signature";
-    case CertificateDefect::unsupported_version: return "unsupported certificate version";
-    case CertificateDefect::extensions_in_v1_or_v2: return "extensions in a version 1 or 2 certificate";
-    case CertificateDefect::invalid_validity_encoding: return "validity time not encoded as RFC 5280 requires";
+    case CertificateDefect::unsupported_version:
+      return "unsupported certificate version";
+    case CertificateDefect::extensions_in_v1_or_v2:
+      return "extensions in a version 1 or 2 certificate";
+    case CertificateDefect::invalid_validity_encoding:
+      return "validity time not encoded as RFC 5280 requires";
   }
   return "unknown defect";
 }
 
-Certificate::~Certificate() { X509_free(x509_); }
+Certificate::~Certificate() {
+  X509_free(x509_);
+}
 
 const ExtensionInfo* Certificate::find_extension(std::string_view oid) const {
   for (const auto& extension : extensions_) {
@@ -107,7 +135,8 @@ Result<CertificatePtr> Certificate::from_der(std::span<const std::uint8_t> der) 
     return fail(Error::parse("trailing bytes after the certificate"));
   }
   auto certificate = std::shared_ptr<Certificate>(new Certificate());
-  auto loaded = certificate->load(x509, std::string(reinterpret_cast<const char*>(der.data()), der.size()));
+  auto loaded =
+      certificate->load(x509, std::string(reinterpret_cast<const char*>(der.data()), der.size()));
   if (!loaded) return fail(loaded.error());
   return certificate;
 }
@@ -128,7 +157,8 @@ Result<std::vector<std::string>> pem_blocks(std::string_view pem, std::string_vi
     const std::size_t body = start + begin.size();
     const std::size_t stop = pem.find(end, body);
     if (stop == std::string_view::npos) {
-      return fail(Error::parse("PEM block " + std::to_string(blocks.size() + 1) + " has no END line"));
+      return fail(
+          Error::parse("PEM block " + std::to_string(blocks.size() + 1) + " has no END line"));
     }
     std::string base64;
     for (const char c : pem.substr(body, stop - body)) {
@@ -136,19 +166,23 @@ Result<std::vector<std::string>> pem_blocks(std::string_view pem, std::string_vi
       base64.push_back(c);
     }
     if (base64.empty() || base64.size() % 4 != 0) {
-      return fail(Error::parse("PEM block " + std::to_string(blocks.size() + 1) + " is not valid base64"));
+      return fail(
+          Error::parse("PEM block " + std::to_string(blocks.size() + 1) + " is not valid base64"));
     }
     std::string decoded(base64.size() / 4 * 3, '\0');
     const int length = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(decoded.data()),
                                        reinterpret_cast<const unsigned char*>(base64.data()),
                                        static_cast<int>(base64.size()));
     if (length < 0) {
-      return fail(Error::parse("PEM block " + std::to_string(blocks.size() + 1) + " is not valid base64"));
+      return fail(
+          Error::parse("PEM block " + std::to_string(blocks.size() + 1) + " is not valid base64"));
     }
     // EVP_DecodeBlock counts padding as zero bytes; drop them.
     std::size_t padding = 0;
-    if (base64.ends_with("==")) padding = 2;
-    else if (base64.ends_with("=")) padding = 1;
+    if (base64.ends_with("=="))
+      padding = 2;
+    else if (base64.ends_with("="))
+      padding = 1;
     decoded.resize(static_cast<std::size_t>(length) - padding);
     blocks.push_back(std::move(decoded));
     position = stop + end.size();
@@ -156,7 +190,9 @@ Result<std::vector<std::string>> pem_blocks(std::string_view pem, std::string_vi
   return blocks;
 }
 
-bool looks_like_pem(std::string_view data) { return data.find("-----BEGIN ") != std::string_view::npos; }
+bool looks_like_pem(std::string_view data) {
+  return data.find("-----BEGIN ") != std::string_view::npos;
+}
 
 }  // namespace
 
@@ -168,9 +204,11 @@ Result<std::vector<CertificatePtr>> Certificate::from_pem(std::string_view pem) 
   certificates.reserve(blocks->size());
   for (std::size_t i = 0; i < blocks->size(); ++i) {
     const auto& der = (*blocks)[i];
-    auto certificate = from_der(std::span(reinterpret_cast<const std::uint8_t*>(der.data()), der.size()));
+    auto certificate =
+        from_der(std::span(reinterpret_cast<const std::uint8_t*>(der.data()), der.size()));
     if (!certificate) {
-      return fail(Error::parse("certificate " + std::to_string(i + 1) + ": " + certificate.error().message));
+      return fail(Error::parse("certificate " + std::to_string(i + 1) + ": " +
+                               certificate.error().message));
     }
     certificates.push_back(std::move(*certificate));
   }
@@ -179,7 +217,8 @@ Result<std::vector<CertificatePtr>> Certificate::from_pem(std::string_view pem) 
 
 Result<std::vector<CertificatePtr>> Certificate::from_pem_or_der(std::string_view data) {
   if (looks_like_pem(data)) return from_pem(data);
-  auto certificate = from_der(std::span(reinterpret_cast<const std::uint8_t*>(data.data()), data.size()));
+  auto certificate =
+      from_der(std::span(reinterpret_cast<const std::uint8_t*>(data.data()), data.size()));
   if (!certificate) return fail(certificate.error());
   return std::vector<CertificatePtr>{std::move(*certificate)};
 }
@@ -193,31 +232,37 @@ Result<void> Certificate::load(X509* owned, std::string der) {
   static EVP_MD* const sha256 = EVP_MD_fetch(nullptr, "SHA2-256", nullptr);
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int digest_length = 0;
-  if (sha256 == nullptr || EVP_Digest(der_.data(), der_.size(), digest, &digest_length, sha256, nullptr) != 1) {
+  if (sha256 == nullptr ||
+      EVP_Digest(der_.data(), der_.size(), digest, &digest_length, sha256, nullptr) != 1) {
     return fail(Error::crypto("SHA-256 of the certificate failed: " + openssl::last_error_text()));
   }
   sha256_.assign(reinterpret_cast<const char*>(digest), digest_length);
 
   const long raw_version = X509_get_version(x509_);
   version_ = static_cast<int>(raw_version) + 1;
-  if (raw_version < 0 || raw_version > 2) defects_.push_back(CertificateDefect::unsupported_version);
+  if (raw_version < 0 || raw_version > 2)
+    defects_.push_back(CertificateDefect::unsupported_version);
 
   // Serial number: OpenSSL keeps the magnitude and a negative flag.
   const ASN1_INTEGER* serial = X509_get0_serialNumber(x509_);
   serial_ = string_bytes(serial);
   const auto first_nonzero = serial_.find_first_not_of('\0');
   serial_ = first_nonzero == std::string::npos ? std::string() : serial_.substr(first_nonzero);
-  if (ASN1_STRING_type(serial) == V_ASN1_NEG_INTEGER) defects_.push_back(CertificateDefect::serial_number_negative);
+  if (ASN1_STRING_type(serial) == V_ASN1_NEG_INTEGER)
+    defects_.push_back(CertificateDefect::serial_number_negative);
   if (serial_.empty()) defects_.push_back(CertificateDefect::serial_number_zero);
-  const bool needs_sign_octet = !serial_.empty() && (static_cast<unsigned char>(serial_[0]) & 0x80) != 0;
-  if (serial_.size() + (needs_sign_octet ? 1 : 0) > 20) defects_.push_back(CertificateDefect::serial_number_too_long);
+  const bool needs_sign_octet =
+      !serial_.empty() && (static_cast<unsigned char>(serial_[0]) & 0x80) != 0;
+  if (serial_.size() + (needs_sign_octet ? 1 : 0) > 20)
+    defects_.push_back(CertificateDefect::serial_number_too_long);
 
   subject_ = distinguished_name_from_openssl(X509_get_subject_name(x509_));
   issuer_ = distinguished_name_from_openssl(X509_get_issuer_name(x509_));
 
   const ASN1_TIME* not_before = X509_get0_notBefore(x509_);
   const ASN1_TIME* not_after = X509_get0_notAfter(x509_);
-  if (!openssl::time_to_unix(not_before, not_before_) || !openssl::time_to_unix(not_after, not_after_)) {
+  if (!openssl::time_to_unix(not_before, not_before_) ||
+      !openssl::time_to_unix(not_after, not_after_)) {
     ERR_clear_error();
     return fail(Error::parse("validity period cannot be read"));
   }
@@ -295,7 +340,8 @@ void Certificate::read_extensions() {
       }
       std::uint16_t bits = 0;
       for (int bit = 0; bit < 9; ++bit) {
-        if (ASN1_BIT_STRING_get_bit(value.get(), bit) != 0) bits = static_cast<std::uint16_t>(bits | (1u << bit));
+        if (ASN1_BIT_STRING_get_bit(value.get(), bit) != 0)
+          bits = static_cast<std::uint16_t>(bits | (1u << bit));
       }
       if (bits == 0) defects_.push_back(CertificateDefect::empty_key_usage);
       key_usage_ = bits;
@@ -313,7 +359,8 @@ void Certificate::read_extensions() {
       if (purposes.empty()) defects_.push_back(CertificateDefect::empty_extended_key_usage);
       eku_ = std::move(purposes);
     } else if (oid == kOidSubjectAltName) {
-      Decoded<GENERAL_NAMES, GENERAL_NAMES_free> value(static_cast<GENERAL_NAMES*>(decode_extension(extension)));
+      Decoded<GENERAL_NAMES, GENERAL_NAMES_free> value(
+          static_cast<GENERAL_NAMES*>(decode_extension(extension)));
       if (!value) {
         defects_.push_back(CertificateDefect::malformed_subject_alt_name);
         continue;
@@ -330,8 +377,10 @@ void Certificate::read_extensions() {
       NameConstraintsExtension constraints;
       constraints.permitted_present = value->permittedSubtrees != nullptr;
       constraints.excluded_present = value->excludedSubtrees != nullptr;
-      constraints.permitted = convert_subtrees(value->permittedSubtrees, constraints.has_minimum_or_maximum);
-      constraints.excluded = convert_subtrees(value->excludedSubtrees, constraints.has_minimum_or_maximum);
+      constraints.permitted =
+          convert_subtrees(value->permittedSubtrees, constraints.has_minimum_or_maximum);
+      constraints.excluded =
+          convert_subtrees(value->excludedSubtrees, constraints.has_minimum_or_maximum);
       name_constraints_ = std::move(constraints);
     } else if (oid == kOidSubjectKeyIdentifier) {
       Decoded<ASN1_OCTET_STRING, ASN1_OCTET_STRING_free> value(
@@ -379,8 +428,10 @@ void Certificate::read_extensions() {
         const GeneralName location = general_name_from_openssl(description->location);
         if (location.kind != GeneralNameKind::uri) continue;
         const int method = OBJ_obj2nid(description->method);
-        if (method == NID_ad_OCSP) ocsp_urls_.push_back(location.value);
-        else if (method == NID_ad_ca_issuers) ca_issuer_urls_.push_back(location.value);
+        if (method == NID_ad_OCSP)
+          ocsp_urls_.push_back(location.value);
+        else if (method == NID_ad_ca_issuers)
+          ca_issuer_urls_.push_back(location.value);
       }
     } else if (oid == kOidCertificatePolicies || oid == kOidPolicyConstraints ||
                oid == kOidPolicyMappings || oid == kOidInhibitAnyPolicy) {

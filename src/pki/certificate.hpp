@@ -31,10 +31,11 @@ enum class KeyAlgorithm { rsa, ec, ed25519, ed448, dsa, other };
 
 struct PublicKeyInfo {
   KeyAlgorithm algorithm = KeyAlgorithm::other;
-  int bits = 0;                // modulus size for RSA, field size for EC
-  std::string curve;           // "P-256", "P-384", "P-521", "P-192", ... for named curves
-  bool explicit_curve = false; // EC parameters spelled out instead of named (forbidden by RFC 5480)
-  bool decodable = true;       // OpenSSL could turn the SubjectPublicKeyInfo into a key
+  int bits = 0;       // modulus size for RSA, field size for EC
+  std::string curve;  // "P-256", "P-384", "P-521", "P-192", ... for named curves
+  bool explicit_curve =
+      false;              // EC parameters spelled out instead of named (forbidden by RFC 5480)
+  bool decodable = true;  // OpenSSL could turn the SubjectPublicKeyInfo into a key
 };
 
 // RFC 5280 4.2.1.3 bits, in the order of the ASN.1 BIT STRING.
@@ -116,11 +117,11 @@ enum class CertificateDefect {
   malformed_policy_extension,
   serial_number_negative,
   serial_number_zero,
-  serial_number_too_long,       // more than 20 octets (RFC 5280 4.1.2.2)
-  signature_algorithm_mismatch, // tbsCertificate.signature != signatureAlgorithm
+  serial_number_too_long,        // more than 20 octets (RFC 5280 4.1.2.2)
+  signature_algorithm_mismatch,  // tbsCertificate.signature != signatureAlgorithm
   unsupported_version,
   extensions_in_v1_or_v2,
-  invalid_validity_encoding,    // UTCTime/GeneralizedTime outside RFC 5280 4.1.2.5 rules
+  invalid_validity_encoding,  // UTCTime/GeneralizedTime outside RFC 5280 4.1.2.5 rules
 };
 
 const char* to_string(CertificateDefect defect);
@@ -146,7 +147,7 @@ class Certificate {
   const std::string& der() const { return der_; }
   const std::string& sha256_fingerprint() const { return sha256_; }  // raw 32 bytes
 
-  int version() const { return version_; }  // 1, 2 or 3
+  int version() const { return version_; }               // 1, 2 or 3
   const std::string& serial() const { return serial_; }  // big-endian magnitude, minimal
   const DistinguishedName& subject() const { return subject_; }
   const DistinguishedName& issuer() const { return issuer_; }
@@ -167,7 +168,9 @@ class Certificate {
   const std::optional<std::uint16_t>& key_usage() const { return key_usage_; }
   const std::optional<std::vector<std::string>>& extended_key_usage() const { return eku_; }
   const std::optional<GeneralNames>& subject_alt_names() const { return san_; }
-  const std::optional<NameConstraintsExtension>& name_constraints() const { return name_constraints_; }
+  const std::optional<NameConstraintsExtension>& name_constraints() const {
+    return name_constraints_;
+  }
   const std::optional<std::string>& subject_key_identifier() const { return ski_; }
   const std::optional<AuthorityKeyIdentifier>& authority_key_identifier() const { return aki_; }
   const std::vector<std::string>& crl_distribution_urls() const { return crl_urls_; }

@@ -41,7 +41,7 @@ using CrlPtr = std::shared_ptr<const Crl>;
 class Crl {
  public:
   static Result<CrlPtr> from_der(std::span<const std::uint8_t> der);
-  static Result<std::vector<CrlPtr>> from_pem(std::string_view pem);          // "X509 CRL" blocks
+  static Result<std::vector<CrlPtr>> from_pem(std::string_view pem);  // "X509 CRL" blocks
   static Result<std::vector<CrlPtr>> from_pem_or_der(std::string_view data);
 
   ~Crl();

@@ -12,8 +12,8 @@
 #include <utility>
 
 #include "core/atomic_file.hpp"
-#include "pki/certificate.hpp"
 #include "core/utf8.hpp"
+#include "pki/certificate.hpp"
 #include "pki/openssl_types.hpp"
 
 namespace parley::pki {
@@ -21,12 +21,11 @@ namespace {
 
 using namespace openssl;  // the RAII handles of openssl_types.hpp
 
-
 // RFC 5280 Appendix A.1 upper bounds, in characters.
-constexpr std::size_t kMaxCommonNameCharacters = 64;            // ub-common-name
-constexpr std::size_t kMaxOrganizationCharacters = 64;          // ub-organization-name
-constexpr std::size_t kMaxOrganizationalUnitCharacters = 64;    // ub-organizational-unit-name
-constexpr std::size_t kMaxLocalityOrStateCharacters = 128;      // ub-locality-name, ub-state-name
+constexpr std::size_t kMaxCommonNameCharacters = 64;          // ub-common-name
+constexpr std::size_t kMaxOrganizationCharacters = 64;        // ub-organization-name
+constexpr std::size_t kMaxOrganizationalUnitCharacters = 64;  // ub-organizational-unit-name
+constexpr std::size_t kMaxLocalityOrStateCharacters = 128;    // ub-locality-name, ub-state-name
 
 constexpr std::string_view kSrvClientPrefix = "_xmpp-client.";
 constexpr std::string_view kSrvServerPrefix = "_xmpp-server.";
@@ -69,11 +68,16 @@ std::optional<SubjectField> parse_subject_field(std::string_view key) {
 
 int nid_of(SubjectField field) {
   switch (field) {
-    case SubjectField::country: return NID_countryName;
-    case SubjectField::state_or_province: return NID_stateOrProvinceName;
-    case SubjectField::locality: return NID_localityName;
-    case SubjectField::organization: return NID_organizationName;
-    case SubjectField::organizational_unit: return NID_organizationalUnitName;
+    case SubjectField::country:
+      return NID_countryName;
+    case SubjectField::state_or_province:
+      return NID_stateOrProvinceName;
+    case SubjectField::locality:
+      return NID_localityName;
+    case SubjectField::organization:
+      return NID_organizationName;
+    case SubjectField::organizational_unit:
+      return NID_organizationalUnitName;
   }
   return NID_undef;
 }
@@ -90,15 +94,16 @@ Result<std::vector<SubjectAttribute>> checked_subject(std::vector<SubjectAttribu
       }
     }
     if (auto problem = subject_value_problem(attribute.field, attribute.value, profile)) {
-      return fail(Error::invalid_argument(std::string("subject field ") + to_string(attribute.field) +
-                                          " " + *problem));
+      return fail(Error::invalid_argument(std::string("subject field ") +
+                                          to_string(attribute.field) + " " + *problem));
     }
   }
   std::stable_sort(attributes.begin(), attributes.end(),
                    [](const auto& a, const auto& b) { return a.field < b.field; });
   for (std::size_t i = 1; i < attributes.size(); ++i) {
     if (attributes[i].field == attributes[i - 1].field) {
-      return fail(Error::invalid_argument(std::string("subject field ") + to_string(attributes[i].field) +
+      return fail(Error::invalid_argument(std::string("subject field ") +
+                                          to_string(attributes[i].field) +
                                           " is given more than once"));
     }
   }
@@ -107,7 +112,8 @@ Result<std::vector<SubjectAttribute>> checked_subject(std::vector<SubjectAttribu
 
 Result<std::string> normalised_identity(std::string_view what, std::string_view name) {
   if (auto problem = server_identity_problem(name, WildcardSyntax::forbidden)) {
-    return fail(Error::invalid_argument(std::string(what) + " '" + std::string(name) + "' " + *problem));
+    return fail(
+        Error::invalid_argument(std::string(what) + " '" + std::string(name) + "' " + *problem));
   }
   return normalised_fqdn(name);
 }
@@ -122,11 +128,21 @@ Result<std::string> pem_of_bio(BIO* bio) {
 Result<openssl::EvpPkeyPtr> generate_key(KeyType key) {
   EVP_PKEY* generated = nullptr;
   switch (key) {
-    case KeyType::rsa_2048: generated = EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", std::size_t{2048}); break;
-    case KeyType::rsa_3072: generated = EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", std::size_t{3072}); break;
-    case KeyType::rsa_4096: generated = EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", std::size_t{4096}); break;
-    case KeyType::ec_p256: generated = EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256"); break;
-    case KeyType::ec_p384: generated = EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-384"); break;
+    case KeyType::rsa_2048:
+      generated = EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", std::size_t{2048});
+      break;
+    case KeyType::rsa_3072:
+      generated = EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", std::size_t{3072});
+      break;
+    case KeyType::rsa_4096:
+      generated = EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", std::size_t{4096});
+      break;
+    case KeyType::ec_p256:
+      generated = EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256");
+      break;
+    case KeyType::ec_p384:
+      generated = EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-384");
+      break;
   }
   if (generated == nullptr) {
     return fail(Error::crypto(std::string("cannot generate a ") + to_string(key) +
@@ -150,19 +166,21 @@ Result<X509NamePtr> build_subject(const CsrContents& contents) {
     if (X509_NAME_add_entry_by_NID(name.get(), nid, MBSTRING_UTF8,
                                    reinterpret_cast<const unsigned char*>(value.data()),
                                    static_cast<int>(value.size()), -1, 0) != 1) {
-      return fail(Error::crypto(std::string("cannot encode the subject field ") + OBJ_nid2sn(nid) + ": " +
-                                openssl::last_error_text()));
+      return fail(Error::crypto(std::string("cannot encode the subject field ") + OBJ_nid2sn(nid) +
+                                ": " + openssl::last_error_text()));
     }
     return {};
   };
   for (const auto& attribute : contents.subject) {
-    if (auto added = add(nid_of(attribute.field), attribute.value); !added) return fail(added.error());
+    if (auto added = add(nid_of(attribute.field), attribute.value); !added)
+      return fail(added.error());
   }
   if (auto added = add(NID_commonName, contents.common_name); !added) return fail(added.error());
   return name;
 }
 
-Result<GeneralNamePtr> build_other_name(const char* oid, int string_type, const std::string& value) {
+Result<GeneralNamePtr> build_other_name(const char* oid, int string_type,
+                                        const std::string& value) {
   Asn1StringPtr string(ASN1_STRING_type_new(string_type));
   Asn1TypePtr any(ASN1_TYPE_new());
   Asn1ObjectPtr type_id(OBJ_txt2obj(oid, /*no_name=*/1));
@@ -186,12 +204,14 @@ Result<GeneralNamePtr> build_general_name(const RequestedName& requested) {
       return build_other_name(kOidXmppAddr, V_ASN1_UTF8STRING, requested.value);
     case RequestedNameKind::srv_name:
       return build_other_name(kOidSrvName, V_ASN1_IA5STRING, requested.value);
-    case RequestedNameKind::dns_name: break;
+    case RequestedNameKind::dns_name:
+      break;
   }
   Asn1StringPtr dns(ASN1_IA5STRING_new());
   GeneralNamePtr name(GENERAL_NAME_new());
   if (!dns || !name ||
-      ASN1_STRING_set(dns.get(), requested.value.data(), static_cast<int>(requested.value.size())) != 1) {
+      ASN1_STRING_set(dns.get(), requested.value.data(),
+                      static_cast<int>(requested.value.size())) != 1) {
     return fail(Error::crypto("cannot encode a dNSName: " + openssl::last_error_text()));
   }
   GENERAL_NAME_set0_value(name.get(), GEN_DNS, dns.release());
@@ -204,7 +224,8 @@ Result<X509ExtensionStackPtr> build_extension_request(const CsrContents& content
   for (const auto& requested : contents.subject_alt_names) {
     auto name = build_general_name(requested);
     if (!name) return fail(name.error());
-    if (sk_GENERAL_NAME_push(names.get(), name->get()) <= 0) return fail(Error::crypto("out of memory"));
+    if (sk_GENERAL_NAME_push(names.get(), name->get()) <= 0)
+      return fail(Error::crypto("out of memory"));
     name->release();  // owned by the stack now
   }
   // Not critical: the subject is never empty here (RFC 5280 4.2.1.6 wants critical only then).
@@ -213,14 +234,16 @@ Result<X509ExtensionStackPtr> build_extension_request(const CsrContents& content
   if (!san || !extensions) {
     return fail(Error::crypto("cannot encode the subjectAltName: " + openssl::last_error_text()));
   }
-  if (sk_X509_EXTENSION_push(extensions.get(), san.get()) <= 0) return fail(Error::crypto("out of memory"));
+  if (sk_X509_EXTENSION_push(extensions.get(), san.get()) <= 0)
+    return fail(Error::crypto("out of memory"));
   san.release();
   return extensions;
 }
 
 Result<std::string> key_to_pem(EVP_PKEY* key) {
   openssl::BioPtr bio(BIO_new(BIO_s_mem()));
-  if (!bio || PEM_write_bio_PrivateKey(bio.get(), key, nullptr, nullptr, 0, nullptr, nullptr) != 1) {
+  if (!bio ||
+      PEM_write_bio_PrivateKey(bio.get(), key, nullptr, nullptr, 0, nullptr, nullptr) != 1) {
     return fail(Error::crypto("cannot encode the private key: " + openssl::last_error_text()));
   }
   return pem_of_bio(bio.get());
@@ -230,9 +253,12 @@ Result<std::string> key_to_pem(EVP_PKEY* key) {
 
 const char* to_string(CsrService service) {
   switch (service) {
-    case CsrService::xmpp: return "xmpp";
-    case CsrService::https: return "https";
-    case CsrService::sip: return "sip";
+    case CsrService::xmpp:
+      return "xmpp";
+    case CsrService::https:
+      return "https";
+    case CsrService::sip:
+      return "sip";
   }
   return "?";
 }
@@ -246,11 +272,16 @@ std::optional<CsrService> parse_csr_service(std::string_view text) {
 
 const char* to_string(KeyType key) {
   switch (key) {
-    case KeyType::rsa_2048: return "rsa:2048";
-    case KeyType::rsa_3072: return "rsa:3072";
-    case KeyType::rsa_4096: return "rsa:4096";
-    case KeyType::ec_p256: return "ec:P-256";
-    case KeyType::ec_p384: return "ec:P-384";
+    case KeyType::rsa_2048:
+      return "rsa:2048";
+    case KeyType::rsa_3072:
+      return "rsa:3072";
+    case KeyType::rsa_4096:
+      return "rsa:4096";
+    case KeyType::ec_p256:
+      return "ec:P-256";
+    case KeyType::ec_p384:
+      return "ec:P-384";
   }
   return "?";
 }
@@ -264,13 +295,15 @@ Result<KeyType> parse_key_type(std::string_view text) {
   const std::string lower = lowercase_ascii(text);
   if (lower.starts_with("rsa:")) {
     const std::string_view bits = std::string_view(lower).substr(4);
-    const bool digits = !bits.empty() && bits.size() <= 5 &&
-                        std::all_of(bits.begin(), bits.end(), [](char c) { return c >= '0' && c <= '9'; });
+    const bool digits =
+        !bits.empty() && bits.size() <= 5 &&
+        std::all_of(bits.begin(), bits.end(), [](char c) { return c >= '0' && c <= '9'; });
     if (digits && std::stoi(std::string(bits)) < 2048) {
-      return fail(Error::invalid_argument(
-          "key " + std::string(text) +
-          ": RSA keys shorter than 2048 bits are refused (public CAs reject them and they are breakable); "
-          "choose " + std::string(kChoices)));
+      return fail(Error::invalid_argument("key " + std::string(text) +
+                                          ": RSA keys shorter than 2048 bits are refused (public "
+                                          "CAs reject them and they are breakable); "
+                                          "choose " +
+                                          std::string(kChoices)));
     }
   }
   return fail(Error::invalid_argument("key " + std::string(text) + ": unknown key type; choose " +
@@ -279,20 +312,28 @@ Result<KeyType> parse_key_type(std::string_view text) {
 
 const char* to_string(SubjectField field) {
   switch (field) {
-    case SubjectField::country: return "C";
-    case SubjectField::state_or_province: return "ST";
-    case SubjectField::locality: return "L";
-    case SubjectField::organization: return "O";
-    case SubjectField::organizational_unit: return "OU";
+    case SubjectField::country:
+      return "C";
+    case SubjectField::state_or_province:
+      return "ST";
+    case SubjectField::locality:
+      return "L";
+    case SubjectField::organization:
+      return "O";
+    case SubjectField::organizational_unit:
+      return "OU";
   }
   return "?";
 }
 
 const char* to_string(RequestedNameKind kind) {
   switch (kind) {
-    case RequestedNameKind::dns_name: return "dNSName";
-    case RequestedNameKind::xmpp_addr: return "XmppAddr";
-    case RequestedNameKind::srv_name: return "SRVName";
+    case RequestedNameKind::dns_name:
+      return "dNSName";
+    case RequestedNameKind::xmpp_addr:
+      return "XmppAddr";
+    case RequestedNameKind::srv_name:
+      return "SRVName";
   }
   return "?";
 }
@@ -308,22 +349,25 @@ std::optional<std::string> subject_value_problem(SubjectField field, std::string
   }
   if (value.front() == ' ' || value.back() == ' ') return "begins or ends with a space";
   if (field == SubjectField::country) {
-    const bool two_letters = value.size() == 2 && std::all_of(value.begin(), value.end(), [](char c) {
-                               return c >= 'A' && c <= 'Z';
-                             });
+    const bool two_letters =
+        value.size() == 2 &&
+        std::all_of(value.begin(), value.end(), [](char c) { return c >= 'A' && c <= 'Z'; });
     if (!two_letters) return "must be a two-letter ISO 3166 country code such as DE or US";
     return std::nullopt;
   }
-  const std::size_t limit = field == SubjectField::organization          ? kMaxOrganizationCharacters
-                            : field == SubjectField::organizational_unit ? kMaxOrganizationalUnitCharacters
-                                                                         : kMaxLocalityOrStateCharacters;
+  const std::size_t limit = field == SubjectField::organization ? kMaxOrganizationCharacters
+                            : field == SubjectField::organizational_unit
+                                ? kMaxOrganizationalUnitCharacters
+                                : kMaxLocalityOrStateCharacters;
   if (*characters > limit) {
     return "is longer than " + std::to_string(limit) + " characters (RFC 5280 upper bound)";
   }
   if (profile == CaProfile::public_ca) {
-    if (std::any_of(value.begin(), value.end(), [](char c) { return static_cast<unsigned char>(c) >= 0x80; })) {
-      return std::string("contains non-ASCII characters, which public CAs reject; write it in ASCII, or use "
-                         "--profile private-ca for a private CA");
+    if (std::any_of(value.begin(), value.end(),
+                    [](char c) { return static_cast<unsigned char>(c) >= 0x80; })) {
+      return std::string(
+          "contains non-ASCII characters, which public CAs reject; write it in ASCII, or use "
+          "--profile private-ca for a private CA");
     }
     // The lint rule's character set, so that parley-cert never makes what parley-cert lint flags.
     if (const std::string forbidden = forbidden_subject_characters(value); !forbidden.empty()) {
@@ -339,7 +383,8 @@ std::optional<std::string> subject_value_problem(SubjectField field, std::string
 
 Result<std::vector<SubjectAttribute>> parse_subject(std::string_view text, CaProfile profile) {
   if (text.size() > kMaxSubjectTextBytes) {
-    return fail(Error::limit("the subject is longer than " + std::to_string(kMaxSubjectTextBytes) + " bytes"));
+    return fail(Error::limit("the subject is longer than " + std::to_string(kMaxSubjectTextBytes) +
+                             " bytes"));
   }
   if (trim_spaces(text).empty()) return std::vector<SubjectAttribute>{};
 
@@ -364,7 +409,8 @@ Result<std::vector<SubjectAttribute>> parse_subject(std::string_view text, CaPro
   for (const auto& component : components) {
     const std::size_t equals = component.find('=');
     if (trim_spaces(component).empty()) {
-      return fail(Error::invalid_argument("subject: an empty field (two commas in a row, or one at an end)"));
+      return fail(Error::invalid_argument(
+          "subject: an empty field (two commas in a row, or one at an end)"));
     }
     if (equals == std::string::npos) {
       return fail(Error::invalid_argument("subject: '" + std::string(trim_spaces(component)) +
@@ -392,22 +438,26 @@ std::optional<std::string> server_identity_problem(std::string_view name, Wildca
     return "is an IP address; public CAs certify, and clients match, fully qualified domain names "
            "(spec: \"Prevent Identity Mismatch\"): give the server's FQDN";
   }
-  if (auto problem = dns_name_problem(name, wildcard)) return "is not a valid DNS name: it " + *problem;
+  if (auto problem = dns_name_problem(name, wildcard))
+    return "is not a valid DNS name: it " + *problem;
   std::string_view body = name;
   if (body.ends_with('.')) body.remove_suffix(1);
   if (body.starts_with("*.")) body.remove_prefix(2);
   if (body.find('.') == std::string_view::npos) {
-    return "is a short host name; give the fully qualified domain name (for example chat.example.com), "
+    return "is a short host name; give the fully qualified domain name (for example "
+           "chat.example.com), "
            "which is what CAs certify and clients match (spec: \"Prevent Identity Mismatch\")";
   }
   return std::nullopt;
 }
 
 Result<CsrContents> plan_csr(const CsrRequest& request) {
-  if (request.nodes.empty()) return fail(Error::invalid_argument("at least one node FQDN is required"));
+  if (request.nodes.empty())
+    return fail(Error::invalid_argument("at least one node FQDN is required"));
   if (request.nodes.size() > kMaxCsrNodes) {
-    return fail(Error::limit("more than " + std::to_string(kMaxCsrNodes) +
-                             " nodes in one request; public CAs refuse that many names, so split the cluster"));
+    return fail(Error::limit(
+        "more than " + std::to_string(kMaxCsrNodes) +
+        " nodes in one request; public CAs refuse that many names, so split the cluster"));
   }
   std::vector<std::string> nodes;
   for (const auto& node : request.nodes) {
@@ -438,7 +488,8 @@ Result<CsrContents> plan_csr(const CsrRequest& request) {
     contents.subject_alt_names.push_back({RequestedNameKind::dns_name, *domain});
     for (const auto& node : nodes) {
       // A single-server deployment often serves the domain from the host of the same name.
-      if (node != *domain) contents.subject_alt_names.push_back({RequestedNameKind::dns_name, node});
+      if (node != *domain)
+        contents.subject_alt_names.push_back({RequestedNameKind::dns_name, node});
     }
     if (request.profile == CaProfile::private_ca) {
       contents.subject_alt_names.push_back({RequestedNameKind::xmpp_addr, *domain});
@@ -449,16 +500,19 @@ Result<CsrContents> plan_csr(const CsrRequest& request) {
     }
   } else {
     if (!request.domain.empty()) {
-      return fail(Error::invalid_argument(std::string("a domain is only used by xmpp requests; for ") +
-                                          to_string(request.service) + " give every name as a node"));
+      return fail(
+          Error::invalid_argument(std::string("a domain is only used by xmpp requests; for ") +
+                                  to_string(request.service) + " give every name as a node"));
     }
     contents.common_name = nodes.front();
-    for (const auto& node : nodes) contents.subject_alt_names.push_back({RequestedNameKind::dns_name, node});
+    for (const auto& node : nodes)
+      contents.subject_alt_names.push_back({RequestedNameKind::dns_name, node});
   }
   if (contents.common_name.size() > kMaxCommonNameCharacters) {
-    return fail(Error::invalid_argument("'" + contents.common_name + "' is longer than the " +
-                                        std::to_string(kMaxCommonNameCharacters) +
-                                        " characters a commonName can hold (RFC 5280 ub-common-name)"));
+    return fail(
+        Error::invalid_argument("'" + contents.common_name + "' is longer than the " +
+                                std::to_string(kMaxCommonNameCharacters) +
+                                " characters a commonName can hold (RFC 5280 ub-common-name)"));
   }
   contents.file_stem = std::string(to_string(request.service)) + "-" + nodes.front();
   return contents;
@@ -523,11 +577,11 @@ Result<CsrFiles> save_csr(const std::filesystem::path& directory, const Generate
   // 0700: the directory is about to hold a private key.
   if (auto made = create_directory_if_missing(directory, 0700); !made) return fail(made.error());
   const CsrFiles files = csr_file_paths(directory, generated.contents);
-  const auto key_written =
-      write_file_atomically(files.key, generated.key_pem, {.existing = ExistingFile::refuse, .mode = 0600});
+  const auto key_written = write_file_atomically(files.key, generated.key_pem,
+                                                 {.existing = ExistingFile::refuse, .mode = 0600});
   if (!key_written) return fail(key_written.error());
-  const auto csr_written =
-      write_file_atomically(files.csr, generated.csr_pem, {.existing = ExistingFile::refuse, .mode = 0644});
+  const auto csr_written = write_file_atomically(files.csr, generated.csr_pem,
+                                                 {.existing = ExistingFile::refuse, .mode = 0644});
   if (!csr_written) {
     // A key without its request is of no use and would block the next attempt with the same name.
     ::unlink(files.key.c_str());

@@ -16,13 +16,11 @@
 namespace parley::pki {
 namespace {
 
+using openssl::GeneralNamesPtr;
 using openssl::oid_text;
 using openssl::string_bytes;
-using openssl::GeneralNamesPtr;
 using openssl::X509ExtensionStackPtr;
 using openssl::X509ReqPtr;
-
-
 
 constexpr const char* kOidCountryName = "2.5.4.6";
 constexpr const char* kOidLocalityName = "2.5.4.7";
@@ -73,11 +71,20 @@ std::string comparable_dns_name(std::string_view name) {
 
 std::string attribute_short_name(const std::string& oid) {
   static const std::pair<const char*, const char*> names[] = {
-      {"2.5.4.3", "CN"},   {"2.5.4.6", "C"},         {"2.5.4.7", "L"},
-      {"2.5.4.8", "ST"},   {"2.5.4.9", "street"},    {"2.5.4.10", "O"},
-      {"2.5.4.11", "OU"},  {"2.5.4.5", "serialNumber"}, {"2.5.4.17", "postalCode"},
-      {"0.9.2342.19200300.100.1.25", "DC"}, {"1.2.840.113549.1.9.1", "emailAddress"},
-      {"2.5.4.12", "title"}, {"2.5.4.4", "SN"},     {"2.5.4.42", "GN"},
+      {"2.5.4.3", "CN"},
+      {"2.5.4.6", "C"},
+      {"2.5.4.7", "L"},
+      {"2.5.4.8", "ST"},
+      {"2.5.4.9", "street"},
+      {"2.5.4.10", "O"},
+      {"2.5.4.11", "OU"},
+      {"2.5.4.5", "serialNumber"},
+      {"2.5.4.17", "postalCode"},
+      {"0.9.2342.19200300.100.1.25", "DC"},
+      {"1.2.840.113549.1.9.1", "emailAddress"},
+      {"2.5.4.12", "title"},
+      {"2.5.4.4", "SN"},
+      {"2.5.4.42", "GN"},
   };
   for (const auto& [known, name] : names) {
     if (oid == known) return name;
@@ -88,7 +95,8 @@ std::string attribute_short_name(const std::string& oid) {
 // RFC 5280 Appendix A upper bounds (ub-*), which CAs enforce because the certificate they issue
 // must fit them.
 std::size_t attribute_upper_bound(const std::string& oid) {
-  if (oid == kOidCommonName || oid == kOidOrganizationName || oid == kOidOrganizationalUnitName) return 64;
+  if (oid == kOidCommonName || oid == kOidOrganizationName || oid == kOidOrganizationalUnitName)
+    return 64;
   if (oid == kOidLocalityName || oid == kOidStateOrProvinceName) return 128;
   if (oid == kOidCountryName) return 2;
   return 0;  // no bound checked
@@ -96,8 +104,9 @@ std::size_t attribute_upper_bound(const std::string& oid) {
 
 // Length in characters, not bytes, because the bounds count characters.
 std::size_t utf8_length(std::string_view text) {
-  return static_cast<std::size_t>(
-      std::count_if(text.begin(), text.end(), [](char c) { return (static_cast<unsigned char>(c) & 0xC0) != 0x80; }));
+  return static_cast<std::size_t>(std::count_if(text.begin(), text.end(), [](char c) {
+    return (static_cast<unsigned char>(c) & 0xC0) != 0x80;
+  }));
 }
 
 LintSeverity by_profile(CaProfile profile, LintSeverity public_ca, LintSeverity private_ca) {
@@ -111,18 +120,21 @@ struct Reporter {
 
   void operator()(LintSeverity severity, std::string rule, std::string field, std::string message,
                   std::string fix) const {
-    findings.push_back({severity, stage, std::move(rule), file, std::move(field), std::move(message),
-                        std::move(fix)});
+    findings.push_back({severity, stage, std::move(rule), file, std::move(field),
+                        std::move(message), std::move(fix)});
   }
 };
 
 // ---- Decoding -------------------------------------------------------------------------------
 
 bool is_base64_character(char c) {
-  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' || c == '/';
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' ||
+         c == '/';
 }
 
-bool is_space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
+bool is_space(char c) {
+  return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
 
 // Strict Base64 (RFC 4648 4): whitespace between characters is dropped (PEM wraps lines), padding
 // only at the end. nullopt when anything else is in the text.
@@ -138,7 +150,8 @@ std::optional<std::string> decode_base64(std::string_view text) {
   for (std::size_t i = 0; i < compact.size() - padding; ++i) {
     if (!is_base64_character(compact[i])) return std::nullopt;
   }
-  if (compact.size() > static_cast<std::size_t>(std::numeric_limits<int>::max())) return std::nullopt;
+  if (compact.size() > static_cast<std::size_t>(std::numeric_limits<int>::max()))
+    return std::nullopt;
   std::string decoded(compact.size() / 4 * 3, '\0');
   const int length = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(decoded.data()),
                                      reinterpret_cast<const unsigned char*>(compact.data()),
@@ -185,19 +198,25 @@ bool looks_like_bare_base64(std::string_view data) {
 void lint_signature(const ParsedCsr& csr, const Reporter& report) {
   if (csr.version != 0) {
     report(LintSeverity::error, "csr-version", "version",
-           "the request has version " + std::to_string(csr.version) + "; PKCS #10 (RFC 2986) defines only 0 (v1)",
+           "the request has version " + std::to_string(csr.version) +
+               "; PKCS #10 (RFC 2986) defines only 0 (v1)",
            "regenerate the request with openssl req or parley-cert csr");
   }
   if (!csr.signature_valid) {
     report(LintSeverity::error, "signature-invalid", "signature",
-           "the request's self-signature does not verify with the key it carries: the file was altered or "
+           "the request's self-signature does not verify with the key it carries: the file was "
+           "altered or "
            "damaged after it was signed, and every CA rejects it",
-           "copy the CSR again from the server that made it (as text, unchanged), or generate a new one");
+           "copy the CSR again from the server that made it (as text, unchanged), or generate a "
+           "new one");
   }
   static constexpr std::pair<std::string_view, std::string_view> weak[] = {
-      {"1.2.840.113549.1.1.5", "sha1WithRSAEncryption"}, {"1.2.840.113549.1.1.4", "md5WithRSAEncryption"},
-      {"1.2.840.113549.1.1.2", "md2WithRSAEncryption"},  {"1.2.840.113549.1.1.3", "md4WithRSAEncryption"},
-      {"1.2.840.10045.4.1", "ecdsa-with-SHA1"},           {"1.2.840.10040.4.3", "dsa-with-SHA1"},
+      {"1.2.840.113549.1.1.5", "sha1WithRSAEncryption"},
+      {"1.2.840.113549.1.1.4", "md5WithRSAEncryption"},
+      {"1.2.840.113549.1.1.2", "md2WithRSAEncryption"},
+      {"1.2.840.113549.1.1.3", "md4WithRSAEncryption"},
+      {"1.2.840.10045.4.1", "ecdsa-with-SHA1"},
+      {"1.2.840.10040.4.3", "dsa-with-SHA1"},
       {"1.3.14.3.2.29", "sha1WithRSA (OIW)"},
   };
   for (const auto& [oid, name] : weak) {
@@ -205,7 +224,8 @@ void lint_signature(const ParsedCsr& csr, const Reporter& report) {
       report(LintSeverity::error, "signature-algorithm-weak", "signatureAlgorithm",
              "the request is signed with " + std::string(name) +
                  ": collisions in this hash are practical, and CAs refuse such requests",
-             "generate the request again with SHA-256 (openssl req -sha256, the default of parley-cert csr)");
+             "generate the request again with SHA-256 (openssl req -sha256, the default of "
+             "parley-cert csr)");
       return;
     }
   }
@@ -237,7 +257,8 @@ void lint_key(const ParsedCsr& csr, CaProfile profile, const Reporter& report) {
       } else if (key.bits % 8 != 0) {
         report(LintSeverity::error, "key-rsa-modulus-size", "publicKey",
                "RSA modulus of " + std::to_string(key.bits) +
-                   " bits is not a multiple of 8, which CAs refuse as a sign of a broken key generator",
+                   " bits is not a multiple of 8, which CAs refuse as a sign of a broken key "
+                   "generator",
                new_key_fix);
       } else if (key.bits > 4096) {
         report(LintSeverity::info, "key-rsa-large", "publicKey",
@@ -254,8 +275,8 @@ void lint_key(const ParsedCsr& csr, CaProfile profile, const Reporter& report) {
       } else if (key.curve == "P-256" || key.curve == "P-384") {
         // The two curves every public CA and client accepts.
       } else if (key.curve == "P-521") {
-        report(by_profile(profile, LintSeverity::error, LintSeverity::warning), "key-type-unsupported",
-               "publicKey",
+        report(by_profile(profile, LintSeverity::error, LintSeverity::warning),
+               "key-type-unsupported", "publicKey",
                "EC key on P-521; many public CAs and some clients accept only P-256 and P-384",
                "generate the key on P-256 or P-384");
       } else {
@@ -267,19 +288,21 @@ void lint_key(const ParsedCsr& csr, CaProfile profile, const Reporter& report) {
       return;
     case KeyAlgorithm::ed25519:
     case KeyAlgorithm::ed448:
-      report(by_profile(profile, LintSeverity::error, LintSeverity::warning), "key-type-unsupported",
-             "publicKey",
+      report(by_profile(profile, LintSeverity::error, LintSeverity::warning),
+             "key-type-unsupported", "publicKey",
              std::string(key.algorithm == KeyAlgorithm::ed25519 ? "Ed25519" : "Ed448") +
-                 " key; public CAs issue TLS certificates for RSA and ECDSA keys only, and many clients "
+                 " key; public CAs issue TLS certificates for RSA and ECDSA keys only, and many "
+                 "clients "
                  "cannot use EdDSA certificates",
              new_key_fix);
       return;
     case KeyAlgorithm::dsa:
     case KeyAlgorithm::other:
-      report(LintSeverity::error, "key-type-unsupported", "publicKey",
-             std::string(key.algorithm == KeyAlgorithm::dsa ? "DSA" : "unrecognised") +
-                 " key; CAs and TLS clients accept RSA (2048 bits or more) and ECDSA (P-256, P-384)",
-             new_key_fix);
+      report(
+          LintSeverity::error, "key-type-unsupported", "publicKey",
+          std::string(key.algorithm == KeyAlgorithm::dsa ? "DSA" : "unrecognised") +
+              " key; CAs and TLS clients accept RSA (2048 bits or more) and ECDSA (P-256, P-384)",
+          new_key_fix);
       return;
   }
 }
@@ -293,27 +316,33 @@ void lint_subject(const ParsedCsr& csr, CaProfile profile, const Reporter& repor
       const std::string& value = attribute.value_utf8;
 
       if (attribute.type_oid == kOidEmailAddress) {
-        report(by_profile(profile, LintSeverity::warning, LintSeverity::info), "subject-email-address", field,
+        report(by_profile(profile, LintSeverity::warning, LintSeverity::info),
+               "subject-email-address", field,
                "the subject holds an emailAddress " + shown(value) +
-                   "; CA/B Forum rules leave it out of TLS server certificates, so a public CA drops it or "
+                   "; CA/B Forum rules leave it out of TLS server certificates, so a public CA "
+                   "drops it or "
                    "refuses the request",
-               "leave the email address out of the subject; give it to the CA in its order form instead");
+               "leave the email address out of the subject; give it to the CA in its order form "
+               "instead");
         continue;
       }
       if (const std::size_t bound = attribute_upper_bound(attribute.type_oid);
           bound != 0 && attribute.type_oid != kOidCountryName && utf8_length(value) > bound) {
-        report(by_profile(profile, LintSeverity::error, LintSeverity::warning), "subject-field-too-long", field,
-               name + " " + shown(value) + " is " + std::to_string(utf8_length(value)) +
-                   " characters; RFC 5280 allows at most " + std::to_string(bound),
-               attribute.type_oid == kOidCommonName
-                   ? "put a shorter name in the CN (the long FQDN belongs in the subjectAltName only)"
-                   : "shorten the value");
+        report(
+            by_profile(profile, LintSeverity::error, LintSeverity::warning),
+            "subject-field-too-long", field,
+            name + " " + shown(value) + " is " + std::to_string(utf8_length(value)) +
+                " characters; RFC 5280 allows at most " + std::to_string(bound),
+            attribute.type_oid == kOidCommonName
+                ? "put a shorter name in the CN (the long FQDN belongs in the subjectAltName only)"
+                : "shorten the value");
       }
       if (attribute.type_oid == kOidCountryName) {
         const bool two_capitals = value.size() == 2 && value[0] >= 'A' && value[0] <= 'Z' &&
                                   value[1] >= 'A' && value[1] <= 'Z';
         if (!two_capitals) {
-          report(by_profile(profile, LintSeverity::error, LintSeverity::warning), "subject-country-code", field,
+          report(by_profile(profile, LintSeverity::error, LintSeverity::warning),
+                 "subject-country-code", field,
                  "C " + shown(value) + " is not an ISO 3166-1 alpha-2 country code in capitals",
                  "use the two-letter code in capitals, for example C=US or C=DE");
         }
@@ -329,21 +358,25 @@ void lint_subject(const ParsedCsr& csr, CaProfile profile, const Reporter& repor
           if (!listed.empty()) listed += " ";
           listed += shown(std::string_view(&c, 1));
         }
-        report(by_profile(profile, LintSeverity::error, LintSeverity::warning), "subject-forbidden-characters",
-               field,
+        report(by_profile(profile, LintSeverity::error, LintSeverity::warning),
+               "subject-forbidden-characters", field,
                name + " " + shown(value) + " contains " + listed +
                    "; public CAs refuse characters such as @ & ! in subject fields",
-               "spell them out or leave them out (\"Example and Sons\" for \"Example & Sons!\"), using only "
+               "spell them out or leave them out (\"Example and Sons\" for \"Example & Sons!\"), "
+               "using only "
                "letters, digits, spaces and ' ( ) + , - . / : = ?");
       }
-      const bool non_ascii = std::any_of(value.begin(), value.end(),
-                                         [](char c) { return static_cast<unsigned char>(c) >= 0x80; });
+      const bool non_ascii = std::any_of(
+          value.begin(), value.end(), [](char c) { return static_cast<unsigned char>(c) >= 0x80; });
       if (non_ascii) {
-        report(by_profile(profile, LintSeverity::warning, LintSeverity::info), "subject-non-ascii", field,
+        report(by_profile(profile, LintSeverity::warning, LintSeverity::info), "subject-non-ascii",
+               field,
                name + " " + shown(value) +
-                   " contains non-ASCII characters; some CAs refuse them or transliterate them differently "
+                   " contains non-ASCII characters; some CAs refuse them or transliterate them "
+                   "differently "
                    "from one request to the next",
-               "write the value in ASCII (\"Zurich\" for \"Z\xC3\xBCrich\") unless the CA documents UTF-8 support");
+               "write the value in ASCII (\"Zurich\" for \"Z\xC3\xBCrich\") unless the CA "
+               "documents UTF-8 support");
       }
     }
   }
@@ -352,15 +385,20 @@ void lint_subject(const ParsedCsr& csr, CaProfile profile, const Reporter& repor
 enum class NameSource { subject_alt_name, common_name };
 
 // The identity rules for one name that clients may match (a dNSName, or the CN).
-void lint_host_name(const std::string& name, NameSource source, CaProfile profile, const Reporter& report) {
-  const std::string field = source == NameSource::common_name ? "subject.CN" : "subjectAltName.dNSName";
-  const std::string_view body =
-      !name.empty() && name.back() == '.' ? std::string_view(name).substr(0, name.size() - 1) : std::string_view(name);
+void lint_host_name(const std::string& name, NameSource source, CaProfile profile,
+                    const Reporter& report) {
+  const std::string field =
+      source == NameSource::common_name ? "subject.CN" : "subjectAltName.dNSName";
+  const std::string_view body = !name.empty() && name.back() == '.'
+                                    ? std::string_view(name).substr(0, name.size() - 1)
+                                    : std::string_view(name);
 
   if (parse_ipv4(body) || parse_ipv6(body)) {
-    report(by_profile(profile, LintSeverity::error, LintSeverity::warning), "identity-ip-address", field,
+    report(by_profile(profile, LintSeverity::error, LintSeverity::warning), "identity-ip-address",
+           field,
            shown(name) +
-               " is an IP address; public CAs require an FQDN, and clients that connect by FQDN do not match "
+               " is an IP address; public CAs require an FQDN, and clients that connect by FQDN do "
+               "not match "
                "an address",
            "name the server by its FQDN; configure clients and service profiles with that FQDN");
     return;
@@ -368,7 +406,8 @@ void lint_host_name(const std::string& name, NameSource source, CaProfile profil
   if (!body.empty() && body.find('.') == std::string_view::npos && body != "*") {
     report(LintSeverity::error, "identity-short-hostname", field,
            shown(name) +
-               " is a single-label host name; public CAs will not sign it, and clients that connect by "
+               " is a single-label host name; public CAs will not sign it, and clients that "
+               "connect by "
                "FQDN will see an identity mismatch",
            "use the fully qualified name, for example " + std::string(body) + ".example.com");
     return;
@@ -382,18 +421,21 @@ void lint_host_name(const std::string& name, NameSource source, CaProfile profil
   }
   if (body.starts_with("*.")) {
     if (is_public_suffix(comparable_dns_name(body.substr(2)))) {
-      report(LintSeverity::error, "identity-wildcard-public-suffix", field,
-             shown(name) + " is a wildcard over a public suffix; no CA signs it and clients ignore it",
-             "request a wildcard only under your own registered domain");
+      report(
+          LintSeverity::error, "identity-wildcard-public-suffix", field,
+          shown(name) + " is a wildcard over a public suffix; no CA signs it and clients ignore it",
+          "request a wildcard only under your own registered domain");
       return;
     }
-    report(LintSeverity::warning, "identity-wildcard", field,
-           shown(name) +
-               " is a wildcard: it names exactly one label (not " + std::string(body.substr(2)) +
-               " itself, nor deeper names), many public CAs validate and price it differently, and a "
-               "leaked key exposes every host under the domain",
-           "prefer a SAN per node (a multi-server SAN certificate); if you keep the wildcard, also list the "
-           "bare domain when clients connect to it");
+    report(
+        LintSeverity::warning, "identity-wildcard", field,
+        shown(name) + " is a wildcard: it names exactly one label (not " +
+            std::string(body.substr(2)) +
+            " itself, nor deeper names), many public CAs validate and price it differently, and a "
+            "leaked key exposes every host under the domain",
+        "prefer a SAN per node (a multi-server SAN certificate); if you keep the wildcard, also "
+        "list the "
+        "bare domain when clients connect to it");
   }
 }
 
@@ -405,33 +447,39 @@ void lint_identities(const ParsedCsr& csr, CaProfile profile, const Reporter& re
                " commonNames; CAs allow one, and clients ignore the CN when there is more than one",
            "keep one CN, the primary FQDN, and list every name in the subjectAltName");
   } else if (common_names.empty()) {
-    report(by_profile(profile, LintSeverity::warning, LintSeverity::info), "cn-missing", "subject.CN",
-           "the subject has no commonName; some public CAs' order forms still require one, and older "
-           "clients show it as the server's name",
-           "set CN to the primary FQDN, also listed in the subjectAltName");
+    report(
+        by_profile(profile, LintSeverity::warning, LintSeverity::info), "cn-missing", "subject.CN",
+        "the subject has no commonName; some public CAs' order forms still require one, and older "
+        "clients show it as the server's name",
+        "set CN to the primary FQDN, also listed in the subjectAltName");
   }
 
   if (!csr.has_subject_alt_name_extension) {
-    report(LintSeverity::error, "san-missing", "subjectAltName",
-           "the request has no subjectAltName; public CAs require one, and current clients (RFC 9525, "
-           "browsers, Parley in strict mode) match only SANs, never the CN",
-           "add a dNSName for each FQDN: openssl req -addext \"subjectAltName=DNS:host.example.com\" or "
-           "parley-cert csr --fqdn");
+    report(
+        LintSeverity::error, "san-missing", "subjectAltName",
+        "the request has no subjectAltName; public CAs require one, and current clients (RFC 9525, "
+        "browsers, Parley in strict mode) match only SANs, never the CN",
+        "add a dNSName for each FQDN: openssl req -addext \"subjectAltName=DNS:host.example.com\" "
+        "or "
+        "parley-cert csr --fqdn");
   } else if (csr.subject_alt_name_malformed) {
     report(LintSeverity::error, "san-malformed", "subjectAltName",
            "the subjectAltName extension in the request does not decode (or is empty)",
-           "generate the request again with a tool that writes the extension correctly (parley-cert csr)");
+           "generate the request again with a tool that writes the extension correctly "
+           "(parley-cert csr)");
   }
 
   if (csr.subject_alt_names.size() > kMaxSubjectAltNamesPerCsr) {
     report(LintSeverity::error, "san-too-many", "subjectAltName",
            "the request has " + std::to_string(csr.subject_alt_names.size()) +
-               " subjectAltName entries, more than the " + std::to_string(kMaxSubjectAltNamesPerCsr) +
+               " subjectAltName entries, more than the " +
+               std::to_string(kMaxSubjectAltNamesPerCsr) +
                " this linter examines; no CA signs that many",
            "split the names over several requests");
     return;
   }
-  if (csr.subject_alt_names.size() > kPublicCaSubjectAltNameCap && profile == CaProfile::public_ca) {
+  if (csr.subject_alt_names.size() > kPublicCaSubjectAltNameCap &&
+      profile == CaProfile::public_ca) {
     report(LintSeverity::warning, "san-too-many", "subjectAltName",
            "the request has " + std::to_string(csr.subject_alt_names.size()) +
                " subjectAltName entries; many public CAs sign at most " +
@@ -451,11 +499,13 @@ void lint_identities(const ParsedCsr& csr, CaProfile profile, const Reporter& re
         break;
       case GeneralNameKind::ip_address:
         if (addresses.insert(name.value).second) {
-          report(by_profile(profile, LintSeverity::error, LintSeverity::warning), "identity-ip-address",
-                 "subjectAltName.iPAddress",
-                 "the request names an IP address; public CAs require FQDNs (and sign addresses only after "
+          report(by_profile(profile, LintSeverity::error, LintSeverity::warning),
+                 "identity-ip-address", "subjectAltName.iPAddress",
+                 "the request names an IP address; public CAs require FQDNs (and sign addresses "
+                 "only after "
                  "separate validation), and clients that connect by FQDN never match it",
-                 "remove the address and name the server by its FQDN everywhere clients are configured");
+                 "remove the address and name the server by its FQDN everywhere clients are "
+                 "configured");
         }
         break;
       case GeneralNameKind::other_name:
@@ -463,9 +513,11 @@ void lint_identities(const ParsedCsr& csr, CaProfile profile, const Reporter& re
           if (profile == CaProfile::public_ca && !reported_xmpp_other_name) {
             reported_xmpp_other_name = true;
             report(LintSeverity::error, "san-xmpp-othername", "subjectAltName.otherName",
-                   "the request carries XmppAddr or SRVName otherNames; public CAs reject requests with "
+                   "the request carries XmppAddr or SRVName otherNames; public CAs reject requests "
+                   "with "
                    "them (XMPP clients match the dNSName instead)",
-                   "for a public CA, request dNSNames only (parley-cert csr --profile public-ca); keep "
+                   "for a public CA, request dNSNames only (parley-cert csr --profile public-ca); "
+                   "keep "
                    "XmppAddr and SRVName for a private CA");
           }
           break;
@@ -475,8 +527,10 @@ void lint_identities(const ParsedCsr& csr, CaProfile profile, const Reporter& re
         report(by_profile(profile, LintSeverity::error, LintSeverity::info), "san-unsupported-type",
                std::string("subjectAltName.") + to_string(name.kind),
                std::string("the request carries a ") + to_string(name.kind) +
-                   (name.kind == GeneralNameKind::other_name ? " (" + name.other_name_type + ")" : std::string()) +
-                   " in its subjectAltName; public CAs sign only dNSNames (and vetted IP addresses) in "
+                   (name.kind == GeneralNameKind::other_name ? " (" + name.other_name_type + ")"
+                                                             : std::string()) +
+                   " in its subjectAltName; public CAs sign only dNSNames (and vetted IP "
+                   "addresses) in "
                    "server certificates, and Parley clients never consult it",
                "remove it from the request");
     }
@@ -493,9 +547,11 @@ void lint_identities(const ParsedCsr& csr, CaProfile profile, const Reporter& re
     // The CN's own syntax matters only where a client may still read it: with no name in the SAN.
     if (!in_san) lint_host_name(cn, NameSource::common_name, profile, report);
     if (!in_san && csr.has_subject_alt_name_extension && !csr.subject_alt_name_malformed) {
-      report(by_profile(profile, LintSeverity::error, LintSeverity::warning), "cn-not-in-san", "subject.CN",
+      report(by_profile(profile, LintSeverity::error, LintSeverity::warning), "cn-not-in-san",
+             "subject.CN",
              "CN " + shown(cn) +
-                 " is not one of the subjectAltName entries; CA/B Forum rules require the CN to repeat a SAN, "
+                 " is not one of the subjectAltName entries; CA/B Forum rules require the CN to "
+                 "repeat a SAN, "
                  "and clients that see SANs ignore the CN",
              "add " + shown(cn) + " to the subjectAltName, or set the CN to one of the SANs");
     }
@@ -508,7 +564,8 @@ std::vector<std::string> requested_host_names(const ParsedCsr& csr) {
     if (name.kind == GeneralNameKind::dns_name) names.insert(comparable_dns_name(name.value));
   }
   const std::vector<std::string> common_names = csr.subject.values_of(kOidCommonName);
-  if (common_names.size() == 1 && is_valid_dns_name(common_names.front(), WildcardSyntax::allowed_as_leftmost)) {
+  if (common_names.size() == 1 &&
+      is_valid_dns_name(common_names.front(), WildcardSyntax::allowed_as_leftmost)) {
     names.insert(comparable_dns_name(common_names.front()));
   }
   return {names.begin(), names.end()};
@@ -530,15 +587,17 @@ struct DecodedEntry {
   const ParsedCsr* csr;
 };
 
-void lint_set(std::span<const DecodedEntry> entries, CaProfile profile, std::vector<LintFinding>& findings) {
+void lint_set(std::span<const DecodedEntry> entries, CaProfile profile,
+              std::vector<LintFinding>& findings) {
   if (entries.size() < 2) return;
   const DecodedEntry& first = entries.front();
 
   // Spec: "If you submit CSRs from multiple nodes, public CAs might require that the information
   // is consistent in all CSRs." Each CSR is compared with the first, so a report names two files.
   static constexpr std::pair<const char*, const char*> fields[] = {
-      {kOidOrganizationName, "O"}, {kOidOrganizationalUnitName, "OU"}, {kOidLocalityName, "L"},
-      {kOidStateOrProvinceName, "ST"}, {kOidCountryName, "C"},
+      {kOidOrganizationName, "O"}, {kOidOrganizationalUnitName, "OU"},
+      {kOidLocalityName, "L"},     {kOidStateOrProvinceName, "ST"},
+      {kOidCountryName, "C"},
   };
   for (std::size_t i = 1; i < entries.size(); ++i) {
     const Reporter report{findings, *entries[i].file, LintStage::set};
@@ -546,12 +605,14 @@ void lint_set(std::span<const DecodedEntry> entries, CaProfile profile, std::vec
       const std::string mine = joined_values(*entries[i].csr, oid);
       const std::string theirs = joined_values(*first.csr, oid);
       if (mine == theirs) continue;
-      report(by_profile(profile, LintSeverity::warning, LintSeverity::info), "subject-inconsistent",
-             std::string("subject.") + name,
-             std::string(name) + " is " + mine + " here but " + theirs + " in " + *first.file +
-                 "; public CAs may require the same organisation details in every CSR of a submission",
-             "use the same subject fields (O, OU, L, ST, C) on every node, for example with parley-cert csr "
-             "--subject");
+      report(
+          by_profile(profile, LintSeverity::warning, LintSeverity::info), "subject-inconsistent",
+          std::string("subject.") + name,
+          std::string(name) + " is " + mine + " here but " + theirs + " in " + *first.file +
+              "; public CAs may require the same organisation details in every CSR of a submission",
+          "use the same subject fields (O, OU, L, ST, C) on every node, for example with "
+          "parley-cert csr "
+          "--subject");
     }
   }
 
@@ -571,11 +632,14 @@ void lint_set(std::span<const DecodedEntry> entries, CaProfile profile, std::vec
         if (!listed.empty()) listed += ", ";
         listed += names[k];
       }
-      if (names.size() > kMaxListed) listed += " and " + std::to_string(names.size() - kMaxListed) + " more";
-      report(by_profile(profile, LintSeverity::warning, LintSeverity::info), "fqdn-duplicate", "subjectAltName",
+      if (names.size() > kMaxListed)
+        listed += " and " + std::to_string(names.size() - kMaxListed) + " more";
+      report(by_profile(profile, LintSeverity::warning, LintSeverity::info), "fqdn-duplicate",
+             "subjectAltName",
              "this request and " + *entries[earlier].file + " both name " + listed +
                  ". Some public CAs sign only one certificate per FQDN",
-             "submit each of these requests to a different public CA, or have a private CA sign them (it signs "
+             "submit each of these requests to a different public CA, or have a private CA sign "
+             "them (it signs "
              "both)");
     }
   }
@@ -585,7 +649,8 @@ void lint_set(std::span<const DecodedEntry> entries, CaProfile profile, std::vec
   std::map<std::string, std::size_t> first_request_with_key;
   for (std::size_t i = 0; i < entries.size(); ++i) {
     if (entries[i].csr->subject_public_key_info.empty()) continue;
-    const auto [position, inserted] = first_request_with_key.emplace(entries[i].csr->subject_public_key_info, i);
+    const auto [position, inserted] =
+        first_request_with_key.emplace(entries[i].csr->subject_public_key_info, i);
     if (inserted) continue;
     const Reporter report{findings, *entries[i].file, LintStage::set};
     report(LintSeverity::warning, "key-reused", "publicKey",
@@ -608,9 +673,12 @@ std::optional<CaProfile> parse_ca_profile(std::string_view text) {
 
 const char* to_string(LintSeverity severity) {
   switch (severity) {
-    case LintSeverity::error: return "error";
-    case LintSeverity::warning: return "warning";
-    case LintSeverity::info: return "info";
+    case LintSeverity::error:
+      return "error";
+    case LintSeverity::warning:
+      return "warning";
+    case LintSeverity::info:
+      return "info";
   }
   return "error";
 }
@@ -623,7 +691,8 @@ Result<ParsedCsr> ParsedCsr::from_der(std::string_view der) {
   const auto* const end = cursor + der.size();
   X509ReqPtr request(d2i_X509_REQ(nullptr, &cursor, static_cast<long>(der.size())));
   if (!request) {
-    return fail(Error::parse("does not decode as a PKCS #10 request (" + openssl::last_error_text() + ")"));
+    return fail(
+        Error::parse("does not decode as a PKCS #10 request (" + openssl::last_error_text() + ")"));
   }
   if (cursor != end) {
     return fail(Error::parse(std::to_string(end - cursor) + " bytes follow the request"));
@@ -640,7 +709,8 @@ Result<ParsedCsr> ParsedCsr::from_der(std::string_view der) {
     unsigned char* spki = nullptr;
     const int length = i2d_X509_PUBKEY(public_key, &spki);
     if (length > 0) {
-      csr.subject_public_key_info.assign(reinterpret_cast<const char*>(spki), static_cast<std::size_t>(length));
+      csr.subject_public_key_info.assign(reinterpret_cast<const char*>(spki),
+                                         static_cast<std::size_t>(length));
       OPENSSL_free(spki);
     }
   }
@@ -678,7 +748,9 @@ Result<ParsedCsr> ParsedCsr::from_der(std::string_view der) {
     const int name_count = sk_GENERAL_NAME_num(names.get());
     // Keep one more than the bound so that the rule sees it was exceeded.
     const int kept = std::min<int>(name_count, static_cast<int>(kMaxSubjectAltNamesPerCsr) + 1);
-    for (int k = 0; k < kept; ++k) csr.subject_alt_names.push_back(general_name_from_openssl(sk_GENERAL_NAME_value(names.get(), k)));
+    for (int k = 0; k < kept; ++k)
+      csr.subject_alt_names.push_back(
+          general_name_from_openssl(sk_GENERAL_NAME_value(names.get(), k)));
   }
   ERR_clear_error();
   return csr;
@@ -712,7 +784,8 @@ DecodedCsrFile decode_csr_file(std::string file, std::string_view contents) {
   decoded.file = std::move(file);
   const Reporter report{decoded.findings, decoded.file, LintStage::input};
   const std::string pem_fix =
-      "submit the Base64 PEM text that begins with -----BEGIN CERTIFICATE REQUEST-----, as the server or "
+      "submit the Base64 PEM text that begins with -----BEGIN CERTIFICATE REQUEST-----, as the "
+      "server or "
       "parley-cert csr wrote it";
 
   if (contents.empty()) {
@@ -747,7 +820,8 @@ DecodedCsrFile decode_csr_file(std::string file, std::string_view contents) {
     const std::optional<std::string> der = decode_base64(contents.substr(body, stop - body));
     if (!der) {
       report(LintSeverity::error, "csr-pem-invalid-base64", "file",
-             "the text between the BEGIN and END lines is not valid Base64 (lines lost, or characters added "
+             "the text between the BEGIN and END lines is not valid Base64 (lines lost, or "
+             "characters added "
              "while copying)",
              "copy the request again as plain text, without changing any line");
       return decoded;
@@ -755,7 +829,8 @@ DecodedCsrFile decode_csr_file(std::string file, std::string_view contents) {
     // More requests after the first: a CA form takes one.
     if (contents.find("-----BEGIN ", stop) != std::string_view::npos) {
       report(LintSeverity::warning, "csr-multiple-requests", "file",
-             "the file holds more than one PEM block; a CA takes one request per submission, and only the "
+             "the file holds more than one PEM block; a CA takes one request per submission, and "
+             "only the "
              "first is linted",
              "put each request in its own file");
     }
@@ -772,7 +847,8 @@ DecodedCsrFile decode_csr_file(std::string file, std::string_view contents) {
 
   if (const std::optional<std::string> other_label = first_pem_label(contents)) {
     report(LintSeverity::error, "csr-not-a-request", "file",
-           "the file holds a PEM block labelled " + shown(*other_label) + ", not a CERTIFICATE REQUEST" +
+           "the file holds a PEM block labelled " + shown(*other_label) +
+               ", not a CERTIFICATE REQUEST" +
                (other_label->find("PRIVATE KEY") != std::string::npos
                     ? " (a private key: never send it to a CA, and keep the file secret)"
                     : ""),
@@ -793,10 +869,11 @@ DecodedCsrFile decode_csr_file(std::string file, std::string_view contents) {
     report(LintSeverity::error, "csr-not-a-request", "file",
            "the file is binary DER but " + csr.error().message, pem_fix);
   } else if (looks_like_bare_base64(contents)) {
-    report(LintSeverity::error, "csr-not-a-request", "file",
-           "the file looks like Base64 without the -----BEGIN CERTIFICATE REQUEST----- and -----END "
-           "CERTIFICATE REQUEST----- lines",
-           "add the BEGIN and END lines around the text, or copy the request again in full");
+    report(
+        LintSeverity::error, "csr-not-a-request", "file",
+        "the file looks like Base64 without the -----BEGIN CERTIFICATE REQUEST----- and -----END "
+        "CERTIFICATE REQUEST----- lines",
+        "add the BEGIN and END lines around the text, or copy the request again in full");
   } else if (is_mostly_text(contents)) {
     report(LintSeverity::error, "csr-not-a-request", "file",
            "the file is text without a PEM block: not a certificate signing request", pem_fix);
@@ -807,7 +884,8 @@ DecodedCsrFile decode_csr_file(std::string file, std::string_view contents) {
   return decoded;
 }
 
-std::vector<LintFinding> lint_csr(const std::string& file, const ParsedCsr& csr, CaProfile profile) {
+std::vector<LintFinding> lint_csr(const std::string& file, const ParsedCsr& csr,
+                                  CaProfile profile) {
   std::vector<LintFinding> findings;
   const Reporter report{findings, file, LintStage::request};
   lint_signature(csr, report);
@@ -820,10 +898,11 @@ std::vector<LintFinding> lint_csr(const std::string& file, const ParsedCsr& csr,
 std::vector<LintFinding> lint_csrs(std::span<const LintInput> inputs, const LintOptions& options) {
   std::vector<LintFinding> findings;
   if (inputs.size() > kMaxCsrsPerLint) {
-    findings.push_back({LintSeverity::error, LintStage::set, "too-many-csrs", inputs[kMaxCsrsPerLint].file, "file",
-                        std::to_string(inputs.size()) + " files given; one lint examines at most " +
-                            std::to_string(kMaxCsrsPerLint) + " CSRs",
-                        "lint the requests in smaller sets (each set that goes to one CA together)"});
+    findings.push_back(
+        {LintSeverity::error, LintStage::set, "too-many-csrs", inputs[kMaxCsrsPerLint].file, "file",
+         std::to_string(inputs.size()) + " files given; one lint examines at most " +
+             std::to_string(kMaxCsrsPerLint) + " CSRs",
+         "lint the requests in smaller sets (each set that goes to one CA together)"});
     return findings;
   }
   std::vector<DecodedCsrFile> decoded;

@@ -41,7 +41,7 @@ namespace parley::pki {
 // their own format rules; a private (enterprise or lab) CA signs what its admin allows, so format
 // rules become warnings there, while rules about what clients accept stay errors.
 enum class CaProfile { public_ca, private_ca };
-const char* to_string(CaProfile profile);                       // "public-ca", "private-ca"
+const char* to_string(CaProfile profile);                          // "public-ca", "private-ca"
 std::optional<CaProfile> parse_ca_profile(std::string_view text);  // the to_string spellings
 
 enum class LintSeverity { error, warning, info };

@@ -3,6 +3,8 @@
 // scripts/fixtures/lint.sh (the openssl CLI); rows for input that no tool writes on purpose
 // (empty, binary, bare Base64, a private key) build the bytes here.
 
+#include "pki/csr_lint.hpp"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -11,8 +13,6 @@
 #include <string>
 #include <tuple>
 #include <vector>
-
-#include "pki/csr_lint.hpp"
 
 namespace parley::pki {
 namespace {
@@ -77,9 +77,9 @@ TEST_P(LintFixtures, ProducesExactlyTheExpectedFindings) {
     EXPECT_FALSE(f.field.empty()) << f.rule;
     EXPECT_FALSE(f.message.empty()) << f.rule;
     EXPECT_FALSE(f.fix.empty()) << f.rule;
-    EXPECT_TRUE(std::all_of(f.rule.begin(), f.rule.end(),
-                            [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'; }))
-        << f.rule;
+    EXPECT_TRUE(std::all_of(f.rule.begin(), f.rule.end(), [](char c) {
+      return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
+    })) << f.rule;
   }
 }
 
@@ -87,8 +87,7 @@ INSTANTIATE_TEST_SUITE_P(
     Csr, LintFixtures,
     ::testing::Values(
         // Clean requests.
-        FixtureCase{{"good.csr"}, kPublic, {}},
-        FixtureCase{{"good.csr"}, kPrivate, {}},
+        FixtureCase{{"good.csr"}, kPublic, {}}, FixtureCase{{"good.csr"}, kPrivate, {}},
         FixtureCase{{"good-rsa.csr"}, kPublic, {}},
         FixtureCase{{"good.csr", "good-rsa.csr"}, kPublic, {}},
         // Subject format: errors for a public CA, warnings for a private one.
@@ -102,8 +101,10 @@ INSTANTIATE_TEST_SUITE_P(
                      {"forbidden-chars.csr", "subject-forbidden-characters", kWarning}}},
         FixtureCase{{"non-ascii.csr"}, kPublic, {{"non-ascii.csr", "subject-non-ascii", kWarning}}},
         FixtureCase{{"non-ascii.csr"}, kPrivate, {{"non-ascii.csr", "subject-non-ascii", kInfo}}},
-        FixtureCase{{"bad-country.csr"}, kPublic, {{"bad-country.csr", "subject-country-code", kError}}},
-        FixtureCase{{"bad-country.csr"}, kPrivate, {{"bad-country.csr", "subject-country-code", kWarning}}},
+        FixtureCase{
+            {"bad-country.csr"}, kPublic, {{"bad-country.csr", "subject-country-code", kError}}},
+        FixtureCase{
+            {"bad-country.csr"}, kPrivate, {{"bad-country.csr", "subject-country-code", kWarning}}},
         FixtureCase{{"email-in-subject.csr"},
                     kPublic,
                     {{"email-in-subject.csr", "subject-email-address", kWarning}}},
@@ -124,14 +125,18 @@ INSTANTIATE_TEST_SUITE_P(
         FixtureCase{{"short-hostname.csr"},
                     kPrivate,
                     {{"short-hostname.csr", "identity-short-hostname", kError}}},
-        FixtureCase{{"invalid-dns.csr"}, kPublic, {{"invalid-dns.csr", "identity-invalid-dns-name", kError}}},
+        FixtureCase{{"invalid-dns.csr"},
+                    kPublic,
+                    {{"invalid-dns.csr", "identity-invalid-dns-name", kError}}},
         FixtureCase{{"wildcard.csr"}, kPublic, {{"wildcard.csr", "identity-wildcard", kWarning}}},
         FixtureCase{{"no-san.csr"}, kPublic, {{"no-san.csr", "san-missing", kError}}},
         FixtureCase{{"no-san.csr"}, kPrivate, {{"no-san.csr", "san-missing", kError}}},
         FixtureCase{{"no-cn.csr"}, kPublic, {{"no-cn.csr", "cn-missing", kWarning}}},
         FixtureCase{{"no-cn.csr"}, kPrivate, {{"no-cn.csr", "cn-missing", kInfo}}},
-        FixtureCase{{"cn-not-in-san.csr"}, kPublic, {{"cn-not-in-san.csr", "cn-not-in-san", kError}}},
-        FixtureCase{{"cn-not-in-san.csr"}, kPrivate, {{"cn-not-in-san.csr", "cn-not-in-san", kWarning}}},
+        FixtureCase{
+            {"cn-not-in-san.csr"}, kPublic, {{"cn-not-in-san.csr", "cn-not-in-san", kError}}},
+        FixtureCase{
+            {"cn-not-in-san.csr"}, kPrivate, {{"cn-not-in-san.csr", "cn-not-in-san", kWarning}}},
         FixtureCase{{"xmpp-othername.csr"},
                     kPublic,
                     {{"xmpp-othername.csr", "san-xmpp-othername", kError}}},
@@ -173,8 +178,10 @@ TEST(LintFindings, DuplicateFqdnNamesBothFilesAndTheSpecSentence) {
   ASSERT_EQ(findings.size(), 1u);
   EXPECT_EQ(findings[0].file, "xmpp.csr");
   EXPECT_NE(findings[0].message.find("tomcat.csr"), std::string::npos) << findings[0].message;
-  EXPECT_NE(findings[0].message.find("cups1.example.test"), std::string::npos) << findings[0].message;
-  EXPECT_NE(findings[0].message.find("Some public CAs sign only one certificate per FQDN"), std::string::npos);
+  EXPECT_NE(findings[0].message.find("cups1.example.test"), std::string::npos)
+      << findings[0].message;
+  EXPECT_NE(findings[0].message.find("Some public CAs sign only one certificate per FQDN"),
+            std::string::npos);
 }
 
 TEST(LintFindings, InconsistentSubjectNamesFieldValuesAndFiles) {
@@ -183,8 +190,10 @@ TEST(LintFindings, InconsistentSubjectNamesFieldValuesAndFiles) {
   const auto findings = lint_csrs(inputs, LintOptions{kPublic});
   ASSERT_EQ(findings.size(), 1u);
   EXPECT_EQ(findings[0].field, "subject.O");
-  EXPECT_NE(findings[0].message.find("\"Example Corporation\""), std::string::npos) << findings[0].message;
-  EXPECT_NE(findings[0].message.find("\"Example Corp\" in a.csr"), std::string::npos) << findings[0].message;
+  EXPECT_NE(findings[0].message.find("\"Example Corporation\""), std::string::npos)
+      << findings[0].message;
+  EXPECT_NE(findings[0].message.find("\"Example Corp\" in a.csr"), std::string::npos)
+      << findings[0].message;
 }
 
 TEST(LintFindings, ForbiddenCharactersAreNamedPerField) {
@@ -219,24 +228,33 @@ TEST_P(LintInputs, ReportsTheProblemWithTheFile) {
   EXPECT_EQ(decoded.findings[0].rule, row.rule);
   EXPECT_EQ(decoded.findings[0].stage, LintStage::input);
   EXPECT_EQ(decoded.findings[0].file, "x.csr");
-  EXPECT_NE(decoded.findings[0].message.find(row.message_part), std::string::npos) << decoded.findings[0].message;
+  EXPECT_NE(decoded.findings[0].message.find(row.message_part), std::string::npos)
+      << decoded.findings[0].message;
   EXPECT_TRUE(has_input_problems(decoded.findings));
 }
 
 INSTANTIATE_TEST_SUITE_P(
     Csr, LintInputs,
-    ::testing::Values(
-        InputCase{"empty", "", "csr-not-a-request", "empty"},
-        InputCase{"text", "hello, this is not a request\n", "csr-not-a-request", "text without a PEM block"},
-        InputCase{"binary", std::string("\x7f" "ELF\x02\x01\x01\x00", 8), "csr-not-a-request", "binary data"},
-        InputCase{"der_garbage", std::string("\x30\x03\x02\x01\x00", 5), "csr-not-a-request", "binary DER"},
-        InputCase{"bare_base64", "MIIBejCCASACAQAwgYAxCzAJBgNVBAYTAlVT\n", "csr-not-a-request", "without the"},
-        InputCase{"private_key", pem_wrap("PRIVATE KEY", "AAAA"), "csr-not-a-request", "private key"},
-        InputCase{"bad_base64", pem_wrap("CERTIFICATE REQUEST", "MII*not base64*"), "csr-pem-invalid-base64",
-                  "not valid Base64"},
-        InputCase{"not_der_inside", pem_wrap("CERTIFICATE REQUEST", "AAAA"), "csr-der-invalid",
-                  "PKCS #10"},
-        InputCase{"no_end", "-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n", "csr-pem-truncated", "cut off"}),
+    ::testing::Values(InputCase{"empty", "", "csr-not-a-request", "empty"},
+                      InputCase{"text", "hello, this is not a request\n", "csr-not-a-request",
+                                "text without a PEM block"},
+                      InputCase{"binary",
+                                std::string("\x7f"
+                                            "ELF\x02\x01\x01\x00",
+                                            8),
+                                "csr-not-a-request", "binary data"},
+                      InputCase{"der_garbage", std::string("\x30\x03\x02\x01\x00", 5),
+                                "csr-not-a-request", "binary DER"},
+                      InputCase{"bare_base64", "MIIBejCCASACAQAwgYAxCzAJBgNVBAYTAlVT\n",
+                                "csr-not-a-request", "without the"},
+                      InputCase{"private_key", pem_wrap("PRIVATE KEY", "AAAA"), "csr-not-a-request",
+                                "private key"},
+                      InputCase{"bad_base64", pem_wrap("CERTIFICATE REQUEST", "MII*not base64*"),
+                                "csr-pem-invalid-base64", "not valid Base64"},
+                      InputCase{"not_der_inside", pem_wrap("CERTIFICATE REQUEST", "AAAA"),
+                                "csr-der-invalid", "PKCS #10"},
+                      InputCase{"no_end", "-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n",
+                                "csr-pem-truncated", "cut off"}),
     [](const ::testing::TestParamInfo<InputCase>& row) { return std::string(row.param.name); });
 
 TEST(LintInputs, MicrosoftLabelIsAccepted) {
@@ -290,7 +308,8 @@ struct CharactersCase {
 class ForbiddenCharacters : public ::testing::TestWithParam<CharactersCase> {};
 
 TEST_P(ForbiddenCharacters, OutsidePrintableString) {
-  EXPECT_EQ(forbidden_subject_characters(GetParam().value), GetParam().forbidden) << GetParam().value;
+  EXPECT_EQ(forbidden_subject_characters(GetParam().value), GetParam().forbidden)
+      << GetParam().value;
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -298,7 +317,8 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(CharactersCase{"Example Corp", ""}, CharactersCase{"Example, Inc.", ""},
                       CharactersCase{"O'Brien (Holdings) Ltd + Co/IT: A=B?", ""},
                       CharactersCase{"AT&T", "&"}, CharactersCase{"Example & Sons!", "&!"},
-                      CharactersCase{"IM@Presence", "@"}, CharactersCase{"a#b$c%d*e;f<g>h\"", "#$%*;<>\""},
+                      CharactersCase{"IM@Presence", "@"},
+                      CharactersCase{"a#b$c%d*e;f<g>h\"", "#$%*;<>\""},
                       CharactersCase{"tab\there", "\t"}, CharactersCase{"Z\xC3\xBCrich", ""},
                       CharactersCase{"x&&y", "&"}));
 

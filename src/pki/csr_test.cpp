@@ -4,7 +4,6 @@
 // match it (identity.hpp). Writing: modes, never replacing a file, no partial output.
 
 #include "pki/csr.hpp"
-#include "core/test_support.hpp"
 
 #include <gtest/gtest.h>
 #include <openssl/pem.h>
@@ -18,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "core/test_support.hpp"
 #include "pki/distinguished_name.hpp"
 #include "pki/openssl_types.hpp"
 
@@ -27,7 +27,6 @@ namespace {
 using namespace parley::test_support;
 
 using namespace openssl;  // the RAII handles of openssl_types.hpp
-
 
 // ---- helpers ----------------------------------------------------------------------------------
 
@@ -48,8 +47,8 @@ GeneralNames subject_alt_names_of(X509_REQ* request) {
   X509ExtensionStackPtr extensions(X509_REQ_get_extensions(request));
   if (!extensions) return out;
   int critical = -1;
-  GeneralNamesPtr names(
-      static_cast<GENERAL_NAMES*>(X509V3_get_d2i(extensions.get(), NID_subject_alt_name, &critical, nullptr)));
+  GeneralNamesPtr names(static_cast<GENERAL_NAMES*>(
+      X509V3_get_d2i(extensions.get(), NID_subject_alt_name, &critical, nullptr)));
   EXPECT_EQ(critical, 0) << "the subjectAltName must be present, once, and not critical";
   for (int i = 0; names && i < sk_GENERAL_NAME_num(names.get()); ++i) {
     const GENERAL_NAME* name = sk_GENERAL_NAME_value(names.get(), i);
@@ -98,7 +97,8 @@ std::vector<std::string> san_texts(const GeneralNames& names) {
 
 std::vector<std::string> san_texts(const std::vector<RequestedName>& names) {
   std::vector<std::string> out;
-  for (const auto& name : names) out.push_back(std::string(to_string(name.kind)) + " " + name.value);
+  for (const auto& name : names)
+    out.push_back(std::string(to_string(name.kind)) + " " + name.value);
   return out;
 }
 
@@ -130,7 +130,8 @@ TEST(CsrKeyType, ParsesTheSupportedTypesAndExplainsRefusals) {
     if (row.expected) {
       ASSERT_TRUE(parsed.has_value()) << row.text << ": " << parsed.error().message;
       EXPECT_EQ(*parsed, *row.expected) << row.text;
-      EXPECT_EQ(parse_key_type(to_string(*parsed)).value(), *parsed) << "round trip of " << row.text;
+      EXPECT_EQ(parse_key_type(to_string(*parsed)).value(), *parsed)
+          << "round trip of " << row.text;
     } else {
       ASSERT_FALSE(parsed.has_value()) << row.text;
       EXPECT_NE(parsed.error().message.find(row.message_part), std::string::npos)
@@ -166,7 +167,8 @@ TEST(CsrSubject, ParsesFieldsAndRefusesWhatCasReject) {
        ""},
       {"o=Example,c=us", pub,
        std::vector<SubjectAttribute>{{F::country, "US"}, {F::organization, "Example"}}, ""},
-      {"O=Example\\, Inc.", pub, std::vector<SubjectAttribute>{{F::organization, "Example, Inc."}}, ""},
+      {"O=Example\\, Inc.", pub, std::vector<SubjectAttribute>{{F::organization, "Example, Inc."}},
+       ""},
       {"O=A\\\\B", priv, std::vector<SubjectAttribute>{{F::organization, "A\\B"}}, ""},
       {"O=Research (R+D): 1/2", pub,
        std::vector<SubjectAttribute>{{F::organization, "Research (R+D): 1/2"}}, ""},
@@ -179,7 +181,8 @@ TEST(CsrSubject, ParsesFieldsAndRefusesWhatCasReject) {
       {"O=x;y", pub, std::nullopt, "contains ';'"},
       {"O=Zürich AG", pub, std::nullopt, "non-ASCII"},
       // A private CA takes what its administrator allows.
-      {"O=Example & Sons!", priv, std::vector<SubjectAttribute>{{F::organization, "Example & Sons!"}}, ""},
+      {"O=Example & Sons!", priv,
+       std::vector<SubjectAttribute>{{F::organization, "Example & Sons!"}}, ""},
       {"L=Zürich", priv, std::vector<SubjectAttribute>{{F::locality, "Zürich"}}, ""},
       // Syntax.
       {"CN=chat.example.com", pub, std::nullopt, "CN cannot be given"},
@@ -192,7 +195,8 @@ TEST(CsrSubject, ParsesFieldsAndRefusesWhatCasReject) {
       {"O=A\\B", pub, std::nullopt, "backslash"},
       {"C=Germany", pub, std::nullopt, "two-letter"},
       {"C=D1", pub, std::nullopt, "two-letter"},
-      {"O=" + std::string(64, 'a'), pub, std::vector<SubjectAttribute>{{F::organization, std::string(64, 'a')}}, ""},
+      {"O=" + std::string(64, 'a'), pub,
+       std::vector<SubjectAttribute>{{F::organization, std::string(64, 'a')}}, ""},
       {"O=" + std::string(65, 'a'), pub, std::nullopt, "longer than 64"},
       {"L=" + std::string(129, 'a'), pub, std::nullopt, "longer than 128"},
       {"O=a\tb", priv, std::nullopt, "control character"},
@@ -249,7 +253,8 @@ TEST(CsrIdentity, OnlyFullyQualifiedDomainNames) {
       EXPECT_FALSE(problem.has_value()) << row.name << ": " << problem.value_or("");
     } else {
       ASSERT_TRUE(problem.has_value()) << row.name;
-      EXPECT_NE(problem->find(*row.problem_part), std::string::npos) << row.name << ": " << *problem;
+      EXPECT_NE(problem->find(*row.problem_part), std::string::npos)
+          << row.name << ": " << *problem;
     }
   }
 }
@@ -279,7 +284,8 @@ TEST(CsrPlan, SubjectAltNamesPerServiceAndProfile) {
   using S = CsrService;
   const auto priv = CaProfile::private_ca;
   std::vector<std::string> too_many;
-  for (std::size_t i = 0; i <= kMaxCsrNodes; ++i) too_many.push_back("n" + std::to_string(i) + ".example.com");
+  for (std::size_t i = 0; i <= kMaxCsrNodes; ++i)
+    too_many.push_back("n" + std::to_string(i) + ".example.com");
   const std::vector<PlanRow> rows = {
       {"xmpp public: dNSNames only",
        request_for(S::xmpp, {"node1.example.com"}, "example.com"),
@@ -290,8 +296,9 @@ TEST(CsrPlan, SubjectAltNamesPerServiceAndProfile) {
       {"xmpp private: XmppAddr and both SRVNames of the domain",
        request_for(S::xmpp, {"node1.example.com", "node2.example.com"}, "example.com", priv),
        "example.com",
-       {"dNSName example.com", "dNSName node1.example.com", "dNSName node2.example.com", "XmppAddr example.com",
-        "SRVName _xmpp-client.example.com", "SRVName _xmpp-server.example.com"},
+       {"dNSName example.com", "dNSName node1.example.com", "dNSName node2.example.com",
+        "XmppAddr example.com", "SRVName _xmpp-client.example.com",
+        "SRVName _xmpp-server.example.com"},
        "xmpp-node1.example.com",
        ""},
       {"xmpp served from the domain's own host: one dNSName",
@@ -318,24 +325,74 @@ TEST(CsrPlan, SubjectAltNamesPerServiceAndProfile) {
        {"dNSName web.example.com"},
        "https-web.example.com",
        ""},
-      {"sip", request_for(S::sip, {"sip.example.com"}), "sip.example.com", {"dNSName sip.example.com"},
-       "sip-sip.example.com", ""},
-      {"IP address", request_for(S::https, {"10.0.0.1"}), "", {}, "", "node '10.0.0.1' is an IP address"},
-      {"short name", request_for(S::https, {"chat"}), "", {}, "", "node 'chat' is a short host name"},
-      {"short name second", request_for(S::https, {"a.example.com", "chat"}), "", {}, "", "'chat' is a short"},
-      {"invalid name", request_for(S::https, {"bad_name.example.com"}), "", {}, "", "not a valid DNS name"},
+      {"sip",
+       request_for(S::sip, {"sip.example.com"}),
+       "sip.example.com",
+       {"dNSName sip.example.com"},
+       "sip-sip.example.com",
+       ""},
+      {"IP address",
+       request_for(S::https, {"10.0.0.1"}),
+       "",
+       {},
+       "",
+       "node '10.0.0.1' is an IP address"},
+      {"short name",
+       request_for(S::https, {"chat"}),
+       "",
+       {},
+       "",
+       "node 'chat' is a short host name"},
+      {"short name second",
+       request_for(S::https, {"a.example.com", "chat"}),
+       "",
+       {},
+       "",
+       "'chat' is a short"},
+      {"invalid name",
+       request_for(S::https, {"bad_name.example.com"}),
+       "",
+       {},
+       "",
+       "not a valid DNS name"},
       {"wildcard", request_for(S::https, {"*.example.com"}), "", {}, "", "wildcard"},
       {"no nodes", request_for(S::https, {}), "", {}, "", "at least one node"},
-      {"duplicate node", request_for(S::https, {"a.example.com", "A.example.com."}), "", {}, "", "more than once"},
+      {"duplicate node",
+       request_for(S::https, {"a.example.com", "A.example.com."}),
+       "",
+       {},
+       "",
+       "more than once"},
       {"too many nodes", request_for(S::https, too_many), "", {}, "", "more than 100 nodes"},
-      {"xmpp without domain", request_for(S::xmpp, {"node1.example.com"}), "", {}, "", "XMPP domain"},
-      {"xmpp short domain", request_for(S::xmpp, {"node1.example.com"}, "example"), "", {}, "",
+      {"xmpp without domain",
+       request_for(S::xmpp, {"node1.example.com"}),
+       "",
+       {},
+       "",
+       "XMPP domain"},
+      {"xmpp short domain",
+       request_for(S::xmpp, {"node1.example.com"}, "example"),
+       "",
+       {},
+       "",
        "domain 'example' is a short host name"},
-      {"xmpp IP domain", request_for(S::xmpp, {"node1.example.com"}, "192.0.2.1"), "", {}, "",
+      {"xmpp IP domain",
+       request_for(S::xmpp, {"node1.example.com"}, "192.0.2.1"),
+       "",
+       {},
+       "",
        "is an IP address"},
-      {"https with a domain", request_for(S::https, {"a.example.com"}, "example.com"), "", {}, "",
+      {"https with a domain",
+       request_for(S::https, {"a.example.com"}, "example.com"),
+       "",
+       {},
+       "",
        "only used by xmpp"},
-      {"CN too long", request_for(S::https, {std::string(60, 'a') + ".example.com"}), "", {}, "",
+      {"CN too long",
+       request_for(S::https, {std::string(60, 'a') + ".example.com"}),
+       "",
+       {},
+       "",
        "64 characters"},
   };
   for (const auto& row : rows) {
@@ -386,8 +443,10 @@ TEST(CsrGenerate, EveryKeyTypeMakesASignedRequestForItsKey) {
     request.key = row.key;
     const auto generated = generate_csr(request);
     ASSERT_TRUE(generated.has_value()) << to_string(row.key) << ": " << generated.error().message;
-    EXPECT_TRUE(generated->csr_pem.starts_with("-----BEGIN CERTIFICATE REQUEST-----\n")) << to_string(row.key);
-    EXPECT_TRUE(generated->key_pem.starts_with("-----BEGIN PRIVATE KEY-----\n")) << to_string(row.key);
+    EXPECT_TRUE(generated->csr_pem.starts_with("-----BEGIN CERTIFICATE REQUEST-----\n"))
+        << to_string(row.key);
+    EXPECT_TRUE(generated->key_pem.starts_with("-----BEGIN PRIVATE KEY-----\n"))
+        << to_string(row.key);
 
     const X509ReqPtr csr = read_request(generated->csr_pem);
     const openssl::EvpPkeyPtr key = read_key(generated->key_pem);
@@ -413,8 +472,8 @@ TEST(CsrGenerate, EveryRequestGetsANewKey) {
 }
 
 TEST(CsrGenerate, SubjectAndSubjectAltNamesAsOpenSslReadsThem) {
-  CsrRequest request = request_for(CsrService::xmpp, {"node1.example.com", "node2.example.com"}, "example.com",
-                                   CaProfile::private_ca);
+  CsrRequest request = request_for(CsrService::xmpp, {"node1.example.com", "node2.example.com"},
+                                   "example.com", CaProfile::private_ca);
   request.key = KeyType::ec_p256;
   request.subject = {{SubjectField::organizational_unit, "IT"},
                      {SubjectField::organization, "Example Corp"},
@@ -425,7 +484,8 @@ TEST(CsrGenerate, SubjectAndSubjectAltNamesAsOpenSslReadsThem) {
   const X509ReqPtr csr = read_request(generated->csr_pem);
   ASSERT_TRUE(csr);
 
-  const DistinguishedName subject = distinguished_name_from_openssl(X509_REQ_get_subject_name(csr.get()));
+  const DistinguishedName subject =
+      distinguished_name_from_openssl(X509_REQ_get_subject_name(csr.get()));
   std::vector<std::string> attributes;
   for (const auto& rdn : subject.rdns) {
     ASSERT_EQ(rdn.size(), 1u) << "one attribute per RDN";
@@ -442,10 +502,11 @@ TEST(CsrGenerate, SubjectAndSubjectAltNamesAsOpenSslReadsThem) {
                         }));
 
   const GeneralNames names = subject_alt_names_of(csr.get());
-  EXPECT_EQ(san_texts(names), (std::vector<std::string>{"dNSName example.com", "dNSName node1.example.com",
-                                                        "dNSName node2.example.com", "XmppAddr example.com",
-                                                        "SRVName _xmpp-client.example.com",
-                                                        "SRVName _xmpp-server.example.com"}));
+  EXPECT_EQ(san_texts(names),
+            (std::vector<std::string>{"dNSName example.com", "dNSName node1.example.com",
+                                      "dNSName node2.example.com", "XmppAddr example.com",
+                                      "SRVName _xmpp-client.example.com",
+                                      "SRVName _xmpp-server.example.com"}));
 
   // Only the subjectAltName is requested: key usages are the CA's decision.
   X509ExtensionStackPtr extensions(X509_REQ_get_extensions(csr.get()));
@@ -462,13 +523,15 @@ struct MatchRow {
 };
 
 TEST(CsrGenerate, ClientsMatchTheRequestedNames) {
-  CsrRequest request = request_for(CsrService::xmpp, {"node1.example.com"}, "example.com", CaProfile::private_ca);
+  CsrRequest request =
+      request_for(CsrService::xmpp, {"node1.example.com"}, "example.com", CaProfile::private_ca);
   request.key = KeyType::ec_p256;
   const auto generated = generate_csr(request);
   ASSERT_TRUE(generated.has_value()) << generated.error().message;
   const X509ReqPtr csr = read_request(generated->csr_pem);
   const GeneralNames names = subject_alt_names_of(csr.get());
-  const DistinguishedName subject = distinguished_name_from_openssl(X509_REQ_get_subject_name(csr.get()));
+  const DistinguishedName subject =
+      distinguished_name_from_openssl(X509_REQ_get_subject_name(csr.get()));
   PresentedIdentities presented;
   presented.has_subject_alt_name_extension = true;
   presented.subject_alt_names = names;
@@ -482,14 +545,16 @@ TEST(CsrGenerate, ClientsMatchTheRequestedNames) {
   for (const auto& row : rows) {
     const auto reference = ReferenceIdentity::dns(row.reference, row.service);
     ASSERT_TRUE(reference.has_value());
-    const IdentityResult result = check_presented_identities(presented, *reference, CnFallback::never);
+    const IdentityResult result =
+        check_presented_identities(presented, *reference, CnFallback::never);
     EXPECT_TRUE(result.ok()) << row.reference << " " << to_string(row.service);
   }
   for (const auto& name : names) {
     if (name.other_name_type != kOidSrvName) continue;
     const auto client = ReferenceIdentity::dns("example.com", ServiceKind::xmpp_client);
     const auto server = ReferenceIdentity::dns("example.com", ServiceKind::xmpp_server);
-    EXPECT_TRUE(srv_id_matches(name.value, *client) || srv_id_matches(name.value, *server)) << san_texts({name})[0];
+    EXPECT_TRUE(srv_id_matches(name.value, *client) || srv_id_matches(name.value, *server))
+        << san_texts({name})[0];
   }
   const auto other_node = ReferenceIdentity::dns("node9.example.com", ServiceKind::https);
   EXPECT_FALSE(check_presented_identities(presented, *other_node, CnFallback::never).ok());
@@ -508,8 +573,9 @@ TEST(CsrGenerate, LintFindsNoErrorInWhatCsrMakes) {
       {CsrService::sip, CaProfile::public_ca},
   };
   for (const auto& row : rows) {
-    CsrRequest request = request_for(row.service, {"node1.example.com", "node2.example.com"},
-                                     row.service == CsrService::xmpp ? "example.com" : "", row.profile);
+    CsrRequest request =
+        request_for(row.service, {"node1.example.com", "node2.example.com"},
+                    row.service == CsrService::xmpp ? "example.com" : "", row.profile);
     request.key = KeyType::ec_p256;
     request.subject = {{SubjectField::organization, "Example Corp"}, {SubjectField::country, "DE"}};
     const auto generated = generate_csr(request);
@@ -519,7 +585,8 @@ TEST(CsrGenerate, LintFindsNoErrorInWhatCsrMakes) {
     options.profile = row.profile;
     for (const auto& finding : lint_csrs(inputs, options)) {
       EXPECT_NE(finding.severity, LintSeverity::error)
-          << to_string(row.service) << " " << to_string(row.profile) << ": " << finding.rule << ": " << finding.message;
+          << to_string(row.service) << " " << to_string(row.profile) << ": " << finding.rule << ": "
+          << finding.message;
     }
   }
 }
@@ -571,7 +638,8 @@ TEST(CsrFilesTest, AnExistingKeyIsNeverReplaced) {
   const auto second = quick_csr();
   const auto refused = save_csr(temp.path(), second);
   ASSERT_FALSE(refused.has_value());
-  EXPECT_NE(refused.error().message.find("https-web.example.com.key: already exists"), std::string::npos)
+  EXPECT_NE(refused.error().message.find("https-web.example.com.key: already exists"),
+            std::string::npos)
       << refused.error().message;
   EXPECT_EQ(file_bytes(temp.path() / "https-web.example.com.key"), first.key_pem);
   EXPECT_EQ(file_bytes(temp.path() / "https-web.example.com.csr"), first.csr_pem);
@@ -587,10 +655,12 @@ TEST(CsrFilesTest, AnExistingRequestLeavesNoKeyBehind) {
   }
   const auto refused = save_csr(temp.path(), quick_csr());
   ASSERT_FALSE(refused.has_value());
-  EXPECT_NE(refused.error().message.find("https-web.example.com.csr: already exists"), std::string::npos)
+  EXPECT_NE(refused.error().message.find("https-web.example.com.csr: already exists"),
+            std::string::npos)
       << refused.error().message;
   EXPECT_EQ(file_bytes(temp.path() / "https-web.example.com.csr"), "someone else's request\n");
-  EXPECT_EQ(directory_entries(temp.path()), (std::vector<std::string>{"https-web.example.com.csr"}));
+  EXPECT_EQ(directory_entries(temp.path()),
+            (std::vector<std::string>{"https-web.example.com.csr"}));
 }
 
 TEST(CsrFilesTest, AnUnusableDirectoryIsNamedAndNothingIsWritten) {
@@ -607,8 +677,10 @@ TEST(CsrFilesTest, AnUnusableDirectoryIsNamedAndNothingIsWritten) {
   for (const auto& [directory, message_part] : rows) {
     const auto refused = save_csr(directory, quick_csr());
     ASSERT_FALSE(refused.has_value()) << directory;
-    EXPECT_NE(refused.error().message.find(directory.string()), std::string::npos) << refused.error().message;
-    EXPECT_NE(refused.error().message.find(message_part), std::string::npos) << refused.error().message;
+    EXPECT_NE(refused.error().message.find(directory.string()), std::string::npos)
+        << refused.error().message;
+    EXPECT_NE(refused.error().message.find(message_part), std::string::npos)
+        << refused.error().message;
   }
   EXPECT_EQ(directory_entries(temp.path()), (std::vector<std::string>{"a-file"}));
 }

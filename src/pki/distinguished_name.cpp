@@ -95,7 +95,8 @@ DistinguishedName distinguished_name_from_openssl(const X509_NAME* name) {
     attribute.type_oid = openssl::oid_text(X509_NAME_ENTRY_get_object(entry));
     const ASN1_STRING* value = X509_NAME_ENTRY_get_data(entry);
     attribute.asn1_string_type = ASN1_STRING_type(value);
-    if (is_ascii_compatible_type(attribute.asn1_string_type) && is_valid_utf8(openssl::string_bytes(value))) {
+    if (is_ascii_compatible_type(attribute.asn1_string_type) &&
+        is_valid_utf8(openssl::string_bytes(value))) {
       // Already UTF-8 (or its ASCII subset): no conversion needed.
       attribute.value_utf8 = openssl::string_bytes(value);
       attribute.canonical_value = prepare_for_comparison(attribute.value_utf8);
@@ -151,9 +152,15 @@ std::vector<std::string> DistinguishedName::values_of(const std::string& type_oi
 
 std::string DistinguishedName::to_display_string() const {
   static const std::pair<const char*, const char*> short_names[] = {
-      {"2.5.4.3", "CN"},  {"2.5.4.6", "C"},   {"2.5.4.7", "L"},   {"2.5.4.8", "ST"},
-      {"2.5.4.10", "O"},  {"2.5.4.11", "OU"}, {"0.9.2342.19200300.100.1.25", "DC"},
-      {"1.2.840.113549.1.9.1", "emailAddress"}, {"2.5.4.5", "serialNumber"},
+      {"2.5.4.3", "CN"},
+      {"2.5.4.6", "C"},
+      {"2.5.4.7", "L"},
+      {"2.5.4.8", "ST"},
+      {"2.5.4.10", "O"},
+      {"2.5.4.11", "OU"},
+      {"0.9.2342.19200300.100.1.25", "DC"},
+      {"1.2.840.113549.1.9.1", "emailAddress"},
+      {"2.5.4.5", "serialNumber"},
   };
   std::string out;
   for (auto rdn = rdns.rbegin(); rdn != rdns.rend(); ++rdn) {

@@ -9,15 +9,24 @@ using openssl::string_bytes;
 
 const char* to_string(GeneralNameKind kind) {
   switch (kind) {
-    case GeneralNameKind::other_name: return "otherName";
-    case GeneralNameKind::rfc822_name: return "rfc822Name";
-    case GeneralNameKind::dns_name: return "dNSName";
-    case GeneralNameKind::x400_address: return "x400Address";
-    case GeneralNameKind::directory_name: return "directoryName";
-    case GeneralNameKind::edi_party_name: return "ediPartyName";
-    case GeneralNameKind::uri: return "uniformResourceIdentifier";
-    case GeneralNameKind::ip_address: return "iPAddress";
-    case GeneralNameKind::registered_id: return "registeredID";
+    case GeneralNameKind::other_name:
+      return "otherName";
+    case GeneralNameKind::rfc822_name:
+      return "rfc822Name";
+    case GeneralNameKind::dns_name:
+      return "dNSName";
+    case GeneralNameKind::x400_address:
+      return "x400Address";
+    case GeneralNameKind::directory_name:
+      return "directoryName";
+    case GeneralNameKind::edi_party_name:
+      return "ediPartyName";
+    case GeneralNameKind::uri:
+      return "uniformResourceIdentifier";
+    case GeneralNameKind::ip_address:
+      return "iPAddress";
+    case GeneralNameKind::registered_id:
+      return "registeredID";
   }
   return "unknown";
 }

@@ -34,8 +34,8 @@ struct GeneralName {
   // ip_address: raw octets. registered_id: dotted OID. other_name: DER of the value ([0] EXPLICIT
   // contents). x400/edi: DER of the whole thing (never matched, only recognised).
   std::string value;
-  std::string other_name_type;   // dotted OID, for other_name only
-  DistinguishedName directory;   // for directory_name only
+  std::string other_name_type;  // dotted OID, for other_name only
+  DistinguishedName directory;  // for directory_name only
 
   bool operator==(const GeneralName&) const = default;
 };

@@ -1,8 +1,8 @@
 #include "pki/identity.hpp"
 
-#include "core/utf8.hpp"
-
 #include <libpsl.h>
+
+#include "core/utf8.hpp"
 
 #if PARLEY_HAVE_LIBIDN2
 #include <idn2.h>

@@ -36,19 +36,27 @@ std::string shown_url(std::string_view url) {
 
 std::string describe_key(const PublicKeyInfo& key) {
   switch (key.algorithm) {
-    case KeyAlgorithm::rsa: return "RSA " + std::to_string(key.bits) + " bits";
+    case KeyAlgorithm::rsa:
+      return "RSA " + std::to_string(key.bits) + " bits";
     case KeyAlgorithm::ec:
-      if (key.explicit_curve) return "EC (explicit curve parameters, " + std::to_string(key.bits) + " bits)";
+      if (key.explicit_curve)
+        return "EC (explicit curve parameters, " + std::to_string(key.bits) + " bits)";
       return "EC " + (key.curve.empty() ? std::string("(unknown curve)") : key.curve);
-    case KeyAlgorithm::ed25519: return "Ed25519";
-    case KeyAlgorithm::ed448: return "Ed448";
-    case KeyAlgorithm::dsa: return "DSA " + std::to_string(key.bits) + " bits";
-    case KeyAlgorithm::other: break;
+    case KeyAlgorithm::ed25519:
+      return "Ed25519";
+    case KeyAlgorithm::ed448:
+      return "Ed448";
+    case KeyAlgorithm::dsa:
+      return "DSA " + std::to_string(key.bits) + " bits";
+    case KeyAlgorithm::other:
+      break;
   }
   return key.decodable ? "unrecognised key type" : "undecodable key";
 }
 
-bool starts_with_wildcard(std::string_view name) { return name.starts_with("*."); }
+bool starts_with_wildcard(std::string_view name) {
+  return name.starts_with("*.");
+}
 
 // Identities, the CN verdict and wildcards: the part shared by certificates and requests.
 void describe_identities(const PresentedIdentities& presented, const DistinguishedName& subject,
@@ -57,9 +65,9 @@ void describe_identities(const PresentedIdentities& presented, const Distinguish
   report.identities = presented_identities(presented, service, kClientCnFallback);
   report.common_names = subject.values_of(kOidCommonName);
 
-  const bool common_name_consulted =
-      std::any_of(report.identities.begin(), report.identities.end(),
-                  [](const PresentedIdentity& i) { return i.kind == PresentedIdentityKind::common_name; });
+  const bool common_name_consulted = std::any_of(
+      report.identities.begin(), report.identities.end(),
+      [](const PresentedIdentity& i) { return i.kind == PresentedIdentityKind::common_name; });
   if (!report.common_names.empty() && !common_name_consulted) {
     report.common_name_ignored = true;
     if (report.common_names.size() > 1) {
@@ -68,11 +76,13 @@ void describe_identities(const PresentedIdentities& presented, const Distinguish
                                 " commonNames, and the client never guesses which one is meant";
     } else if (presented.has_subject_alt_name_extension && presented.subject_alt_names.empty()) {
       report.common_name_note =
-          "the CN is ignored: a subjectAltName extension is present (though it decodes to nothing), and "
+          "the CN is ignored: a subjectAltName extension is present (though it decodes to "
+          "nothing), and "
           "its presence alone turns the CN fallback off";
     } else {
       report.common_name_note =
-          "the CN is ignored because the certificate has subjectAltName identifiers (dNSName, SRVName or "
+          "the CN is ignored because the certificate has subjectAltName identifiers (dNSName, "
+          "SRVName or "
           "XmppAddr); clients match those only (RFC 6125 6.4.4)";
     }
   } else if (common_name_consulted) {
@@ -93,7 +103,8 @@ void describe_identities(const PresentedIdentities& presented, const Distinguish
 std::string digest(const std::string& der, const EVP_MD* algorithm) {
   unsigned char output[EVP_MAX_MD_SIZE];
   unsigned int length = 0;
-  if (algorithm == nullptr || EVP_Digest(der.data(), der.size(), output, &length, algorithm, nullptr) != 1) {
+  if (algorithm == nullptr ||
+      EVP_Digest(der.data(), der.size(), output, &length, algorithm, nullptr) != 1) {
     ERR_clear_error();
     return {};
   }
@@ -124,18 +135,24 @@ void describe_key_and_signature(const PublicKeyInfo& key, const std::string& sig
 
 const char* to_string(RevocationUrlSource source) {
   switch (source) {
-    case RevocationUrlSource::crl_distribution_point: return "CDP";
-    case RevocationUrlSource::ocsp: return "AIA OCSP";
-    case RevocationUrlSource::ca_issuers: return "AIA caIssuers";
+    case RevocationUrlSource::crl_distribution_point:
+      return "CDP";
+    case RevocationUrlSource::ocsp:
+      return "AIA OCSP";
+    case RevocationUrlSource::ca_issuers:
+      return "AIA caIssuers";
   }
   return "CDP";
 }
 
 const char* to_string(ValidityState state) {
   switch (state) {
-    case ValidityState::valid: return "valid";
-    case ValidityState::expired: return "expired";
-    case ValidityState::not_yet_valid: return "not yet valid";
+    case ValidityState::valid:
+      return "valid";
+    case ValidityState::expired:
+      return "expired";
+    case ValidityState::not_yet_valid:
+      return "not yet valid";
   }
   return "valid";
 }
@@ -147,27 +164,35 @@ bool is_fetchable_revocation_url(std::string_view url, std::string* why_not) {
   };
   const std::size_t colon = url.find("://");
   if (colon == std::string_view::npos) {
-    return reject("not a URL with a scheme; the client fetches revocation data from http:// URLs only");
+    return reject(
+        "not a URL with a scheme; the client fetches revocation data from http:// URLs only");
   }
   std::string scheme(url.substr(0, colon));
-  std::transform(scheme.begin(), scheme.end(), scheme.begin(),
-                 [](unsigned char c) { return static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c); });
+  std::transform(scheme.begin(), scheme.end(), scheme.begin(), [](unsigned char c) {
+    return static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+  });
   if (scheme == "ldap" || scheme == "ldaps") {
-    return reject("an LDAP URL (as Active Directory Certificate Services writes by default); the client "
-                  "fetches revocation data over HTTP only");
+    return reject(
+        "an LDAP URL (as Active Directory Certificate Services writes by default); the client "
+        "fetches revocation data over HTTP only");
   }
   if (scheme == "https") {
-    return reject("an HTTPS URL; fetching revocation data over TLS would itself need a revocation check, "
-                  "so the client (like every PKIX client) uses http:// only");
+    return reject(
+        "an HTTPS URL; fetching revocation data over TLS would itself need a revocation check, "
+        "so the client (like every PKIX client) uses http:// only");
   }
-  if (scheme != "http") return reject("a " + scheme + ": URL; the client fetches revocation data from http:// URLs only");
+  if (scheme != "http")
+    return reject("a " + scheme +
+                  ": URL; the client fetches revocation data from http:// URLs only");
   const std::string_view rest = url.substr(colon + 3);
   const std::size_t host_end = rest.find_first_of("/?#");
   std::string_view authority = rest.substr(0, host_end);
-  if (const std::size_t at = authority.rfind('@'); at != std::string_view::npos) authority.remove_prefix(at + 1);
+  if (const std::size_t at = authority.rfind('@'); at != std::string_view::npos)
+    authority.remove_prefix(at + 1);
   std::string_view host = authority;
   if (!host.empty() && host.front() == '[') {
-    host = host.substr(0, host.find(']') == std::string_view::npos ? host.size() : host.find(']') + 1);
+    host =
+        host.substr(0, host.find(']') == std::string_view::npos ? host.size() : host.find(']') + 1);
   } else if (const std::size_t port = host.find(':'); port != std::string_view::npos) {
     host = host.substr(0, port);
   }
@@ -182,10 +207,14 @@ bool is_fetchable_revocation_url(std::string_view url, std::string* why_not) {
 
 std::string extended_key_usage_name(std::string_view oid) {
   static constexpr std::pair<std::string_view, std::string_view> names[] = {
-      {"1.3.6.1.5.5.7.3.1", "serverAuth"},      {"1.3.6.1.5.5.7.3.2", "clientAuth"},
-      {"1.3.6.1.5.5.7.3.3", "codeSigning"},     {"1.3.6.1.5.5.7.3.4", "emailProtection"},
-      {"1.3.6.1.5.5.7.3.8", "timeStamping"},    {"1.3.6.1.5.5.7.3.9", "OCSPSigning"},
-      {"1.3.6.1.5.5.7.3.17", "ipsecIKE"},       {"2.5.29.37.0", "anyExtendedKeyUsage"},
+      {"1.3.6.1.5.5.7.3.1", "serverAuth"},
+      {"1.3.6.1.5.5.7.3.2", "clientAuth"},
+      {"1.3.6.1.5.5.7.3.3", "codeSigning"},
+      {"1.3.6.1.5.5.7.3.4", "emailProtection"},
+      {"1.3.6.1.5.5.7.3.8", "timeStamping"},
+      {"1.3.6.1.5.5.7.3.9", "OCSPSigning"},
+      {"1.3.6.1.5.5.7.3.17", "ipsecIKE"},
+      {"2.5.29.37.0", "anyExtendedKeyUsage"},
       {"1.3.6.1.4.1.311.20.2.2", "msSmartcardLogin"},
   };
   for (const auto& [known, name] : names) {
@@ -196,12 +225,18 @@ std::string extended_key_usage_name(std::string_view oid) {
 
 std::string signature_algorithm_name(std::string_view oid) {
   static constexpr std::pair<std::string_view, std::string_view> names[] = {
-      {"1.2.840.113549.1.1.11", "sha256WithRSAEncryption"}, {"1.2.840.113549.1.1.12", "sha384WithRSAEncryption"},
-      {"1.2.840.113549.1.1.13", "sha512WithRSAEncryption"}, {"1.2.840.113549.1.1.10", "RSASSA-PSS"},
-      {"1.2.840.113549.1.1.5", "sha1WithRSAEncryption"},    {"1.2.840.113549.1.1.4", "md5WithRSAEncryption"},
-      {"1.2.840.10045.4.3.2", "ecdsa-with-SHA256"},         {"1.2.840.10045.4.3.3", "ecdsa-with-SHA384"},
-      {"1.2.840.10045.4.3.4", "ecdsa-with-SHA512"},         {"1.2.840.10045.4.1", "ecdsa-with-SHA1"},
-      {"1.3.101.112", "Ed25519"},                           {"1.3.101.113", "Ed448"},
+      {"1.2.840.113549.1.1.11", "sha256WithRSAEncryption"},
+      {"1.2.840.113549.1.1.12", "sha384WithRSAEncryption"},
+      {"1.2.840.113549.1.1.13", "sha512WithRSAEncryption"},
+      {"1.2.840.113549.1.1.10", "RSASSA-PSS"},
+      {"1.2.840.113549.1.1.5", "sha1WithRSAEncryption"},
+      {"1.2.840.113549.1.1.4", "md5WithRSAEncryption"},
+      {"1.2.840.10045.4.3.2", "ecdsa-with-SHA256"},
+      {"1.2.840.10045.4.3.3", "ecdsa-with-SHA384"},
+      {"1.2.840.10045.4.3.4", "ecdsa-with-SHA512"},
+      {"1.2.840.10045.4.1", "ecdsa-with-SHA1"},
+      {"1.3.101.112", "Ed25519"},
+      {"1.3.101.113", "Ed448"},
   };
   for (const auto& [known, name] : names) {
     if (oid == known) return std::string(name);
@@ -214,7 +249,8 @@ InspectReport inspect_certificate(const Certificate& certificate, const InspectO
   report.kind = InspectedKind::certificate;
   report.subject = certificate.subject().to_display_string();
   report.issuer = certificate.issuer().to_display_string();
-  describe_identities(PresentedIdentities::of(certificate), certificate.subject(), options.service, report);
+  describe_identities(PresentedIdentities::of(certificate), certificate.subject(), options.service,
+                      report);
   describe_key_and_signature(certificate.public_key(), certificate.signature_algorithm(), report);
 
   report.not_before = certificate.not_before();
@@ -246,7 +282,8 @@ InspectReport inspect_certificate(const Certificate& certificate, const InspectO
       entry.source = source;
       entry.url = shown_url(url);
       entry.client_can_fetch = is_fetchable_revocation_url(url, &entry.note);
-      if (entry.client_can_fetch && source != RevocationUrlSource::ca_issuers) report.revocation_checkable = true;
+      if (entry.client_can_fetch && source != RevocationUrlSource::ca_issuers)
+        report.revocation_checkable = true;
       report.revocation_urls.push_back(std::move(entry));
     }
   };
@@ -255,20 +292,24 @@ InspectReport inspect_certificate(const Certificate& certificate, const InspectO
   add_urls(certificate.ca_issuer_urls(), RevocationUrlSource::ca_issuers);
 
   if (report.revocation_checkable) {
-    report.revocation_note = "the client can check revocation (it needs the server at that URL to answer)";
+    report.revocation_note =
+        "the client can check revocation (it needs the server at that URL to answer)";
   } else if (report.revocation_urls.empty()) {
     report.revocation_note =
-        "no CDP or AIA OCSP URL: the client cannot check revocation for this certificate, and users are not "
+        "no CDP or AIA OCSP URL: the client cannot check revocation for this certificate, and "
+        "users are not "
         "told (spec: Revocation Servers); ask the CA for an http:// CDP or OCSP URL";
   } else {
     report.revocation_note =
-        "no http:// CDP or AIA OCSP URL: the client cannot check revocation for this certificate, and users "
+        "no http:// CDP or AIA OCSP URL: the client cannot check revocation for this certificate, "
+        "and users "
         "are not told (spec: Revocation Servers); ask the CA to publish CRLs or OCSP over http://";
   }
   if (report.signer == Signer::self_signed) {
     // Revocation of a self-signed certificate is moot: nobody but its own key could revoke it.
-    report.revocation_note += ". Self-signed: no issuer can revoke it, and users are always prompted to "
-                              "accept or decline it";
+    report.revocation_note +=
+        ". Self-signed: no issuer can revoke it, and users are always prompted to "
+        "accept or decline it";
   }
   return report;
 }
@@ -284,13 +325,15 @@ InspectReport inspect_request(const ParsedCsr& request, const InspectOptions& op
 }
 
 Result<InspectReport> inspect_bytes(std::string_view contents, const InspectOptions& options) {
-  const bool pem_request = contents.find("-----BEGIN CERTIFICATE REQUEST-----") != std::string_view::npos ||
-                           contents.find("-----BEGIN NEW CERTIFICATE REQUEST-----") != std::string_view::npos;
+  const bool pem_request =
+      contents.find("-----BEGIN CERTIFICATE REQUEST-----") != std::string_view::npos ||
+      contents.find("-----BEGIN NEW CERTIFICATE REQUEST-----") != std::string_view::npos;
   if (pem_request) {
     DecodedCsrFile decoded = decode_csr_file("", contents);
     if (!decoded.csr) {
-      return fail(Error::parse(decoded.findings.empty() ? std::string("not a certificate signing request")
-                                                        : decoded.findings.front().message));
+      return fail(Error::parse(decoded.findings.empty()
+                                   ? std::string("not a certificate signing request")
+                                   : decoded.findings.front().message));
     }
     return inspect_request(*decoded.csr, options);
   }

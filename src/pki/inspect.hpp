@@ -41,9 +41,9 @@ const char* to_string(RevocationUrlSource source);  // "CDP", "AIA OCSP", "AIA c
 
 struct InspectedUrl {
   RevocationUrlSource source = RevocationUrlSource::crl_distribution_point;
-  std::string url;              // shown form (control bytes escaped)
+  std::string url;                // shown form (control bytes escaped)
   bool client_can_fetch = false;  // an http:// URL with a host
-  std::string note;             // why not, when not
+  std::string note;               // why not, when not
 };
 
 // http:// with a non-empty host (case-insensitive scheme). The reason when it is not.

@@ -2,6 +2,8 @@
 // (tests/fixtures/lint, identity, chains, revocation, selfsigned): identities per service and the
 // CN verdict, revocation URLs the client can or cannot use, signer, CA flag, validity, key.
 
+#include "pki/inspect.hpp"
+
 #include <gtest/gtest.h>
 
 #include <fstream>
@@ -9,8 +11,6 @@
 #include <sstream>
 #include <string>
 #include <vector>
-
-#include "pki/inspect.hpp"
 
 namespace parley::pki {
 namespace {
@@ -60,7 +60,8 @@ TEST_P(InspectIdentities, AsTheClientMatchesThem) {
   const IdentityCase& row = GetParam();
   const InspectReport report = inspect(row.fixture, row.service);
   EXPECT_EQ(identity_texts(report), row.identities) << row.fixture;
-  EXPECT_EQ(report.common_name_ignored, row.common_name_ignored) << row.fixture << ": " << report.common_name_note;
+  EXPECT_EQ(report.common_name_ignored, row.common_name_ignored)
+      << row.fixture << ": " << report.common_name_note;
   EXPECT_EQ(report.wildcard_identities, row.wildcards) << row.fixture;
 }
 
@@ -75,7 +76,11 @@ INSTANTIATE_TEST_SUITE_P(
         IdentityCase{"identity/xmpp-addr.crt", kXmpp, {"XmppAddr:example.test"}, true, {}},
         // An https client never looks at XmppAddr, yet its presence still switches the CN off.
         IdentityCase{"identity/xmpp-addr.crt", kHttps, {}, true, {}},
-        IdentityCase{"identity/wildcard-dns.crt", kHttps, {"dNSName:*.example.test"}, true, {"*.example.test"}},
+        IdentityCase{"identity/wildcard-dns.crt",
+                     kHttps,
+                     {"dNSName:*.example.test"},
+                     true,
+                     {"*.example.test"}},
         IdentityCase{"identity/ip.crt",
                      kHttps,
                      {"iPAddress:192.0.2.10", "iPAddress:2001:db8::10", "CN:example.test"},
@@ -83,8 +88,8 @@ INSTANTIATE_TEST_SUITE_P(
                      {}},
         IdentityCase{"chains/rsa2048/leaf.crt",
                      kXmpp,
-                     {"XmppAddr:example.test", "SRVName:_xmpp-client.example.test", "dNSName:example.test",
-                      "dNSName:xmpp.example.test"},
+                     {"XmppAddr:example.test", "SRVName:_xmpp-client.example.test",
+                      "dNSName:example.test", "dNSName:xmpp.example.test"},
                      true,
                      {}},
         IdentityCase{"lint/cdp-http.crt",
@@ -95,7 +100,11 @@ INSTANTIATE_TEST_SUITE_P(
         // Requests: the same rules, applied to what the CA is asked to sign.
         IdentityCase{"lint/no-san.csr", kXmpp, {"CN:xmpp.example.test"}, false, {}},
         IdentityCase{"lint/cn-not-in-san.csr", kXmpp, {"dNSName:xmpp.example.test"}, true, {}},
-        IdentityCase{"lint/der.csr", kHttps, {"dNSName:xmpp.example.test", "dNSName:example.test"}, true, {}}));
+        IdentityCase{"lint/der.csr",
+                     kHttps,
+                     {"dNSName:xmpp.example.test", "dNSName:example.test"},
+                     true,
+                     {}}));
 
 struct RevocationCase {
   const char* fixture;
@@ -124,13 +133,15 @@ INSTANTIATE_TEST_SUITE_P(
     Inspect, InspectRevocation,
     ::testing::Values(
         RevocationCase{"revocation/good.crt",
-                       {{"CDP http://127.0.0.1:18889/ca.crl", true}, {"AIA OCSP http://127.0.0.1:18888", true}},
+                       {{"CDP http://127.0.0.1:18889/ca.crl", true},
+                        {"AIA OCSP http://127.0.0.1:18888", true}},
                        true},
         RevocationCase{"revocation/no-revocation-info.crt", {}, false},
-        RevocationCase{"lint/cdp-ldap.crt",
-                       {{"CDP ldap://ldap.example.test/cn=Example%20CA?certificateRevocationList", false},
-                        {"AIA OCSP https://ocsp.example.test/", false}},
-                       false},
+        RevocationCase{
+            "lint/cdp-ldap.crt",
+            {{"CDP ldap://ldap.example.test/cn=Example%20CA?certificateRevocationList", false},
+             {"AIA OCSP https://ocsp.example.test/", false}},
+            false},
         RevocationCase{"lint/cdp-http.crt",
                        {{"CDP http://crl.example.test/example.crl", true},
                         {"AIA OCSP http://ocsp.example.test/", true},
@@ -146,20 +157,22 @@ class RevocationUrls : public ::testing::TestWithParam<UrlCase> {};
 
 TEST_P(RevocationUrls, OnlyHttpWithAHost) {
   std::string why;
-  EXPECT_EQ(is_fetchable_revocation_url(GetParam().url, &why), GetParam().fetchable) << GetParam().url;
+  EXPECT_EQ(is_fetchable_revocation_url(GetParam().url, &why), GetParam().fetchable)
+      << GetParam().url;
   EXPECT_EQ(why.empty(), GetParam().fetchable) << why;
 }
 
 INSTANTIATE_TEST_SUITE_P(
     Inspect, RevocationUrls,
-    ::testing::Values(UrlCase{"http://crl.example.test/ca.crl", true}, UrlCase{"HTTP://crl.example.test", true},
-                      UrlCase{"http://[2001:db8::1]:8080/ocsp", true}, UrlCase{"http://user@host/x", true},
-                      UrlCase{"https://crl.example.test/ca.crl", false},
-                      UrlCase{"ldap:///CN=CA,CN=CDP,DC=example,DC=test?certificateRevocationList", false},
-                      UrlCase{"file:///etc/ca.crl", false}, UrlCase{"http://", false},
-                      UrlCase{"http:///path", false}, UrlCase{"http://:80/x", false},
-                      UrlCase{"crl.example.test/ca.crl", false}, UrlCase{"http://host/a b", false},
-                      UrlCase{"", false}));
+    ::testing::Values(
+        UrlCase{"http://crl.example.test/ca.crl", true}, UrlCase{"HTTP://crl.example.test", true},
+        UrlCase{"http://[2001:db8::1]:8080/ocsp", true}, UrlCase{"http://user@host/x", true},
+        UrlCase{"https://crl.example.test/ca.crl", false},
+        UrlCase{"ldap:///CN=CA,CN=CDP,DC=example,DC=test?certificateRevocationList", false},
+        UrlCase{"file:///etc/ca.crl", false}, UrlCase{"http://", false},
+        UrlCase{"http:///path", false}, UrlCase{"http://:80/x", false},
+        UrlCase{"crl.example.test/ca.crl", false}, UrlCase{"http://host/a b", false},
+        UrlCase{"", false}));
 
 TEST(Inspect, SelfSignedLeafIsSaidToBePrompted) {
   const InspectReport report = inspect("selfsigned/example.test.crt", kXmpp);
@@ -214,8 +227,9 @@ TEST(Inspect, RequestsReportKeyAndSignatureOnly) {
 }
 
 TEST(Inspect, RefusesWhatIsNeitherCertificateNorRequest) {
-  for (const std::string& contents : {std::string(), std::string("hello"), std::string("\x30\x03\x02\x01\x00", 5),
-                                     fixture_bytes("lint/truncated.csr")}) {
+  for (const std::string& contents :
+       {std::string(), std::string("hello"), std::string("\x30\x03\x02\x01\x00", 5),
+        fixture_bytes("lint/truncated.csr")}) {
     const auto report = inspect_bytes(contents, InspectOptions{kXmpp, kNow});
     EXPECT_FALSE(report.has_value());
     if (!report) {

@@ -20,8 +20,6 @@ namespace {
 
 using namespace openssl;  // the RAII handles of openssl_types.hpp
 
-
-
 constexpr UnixTime kSecondsPerDay = 24 * 60 * 60;
 // Lab machines' clocks drift; a certificate that is not yet valid on the client is a confusing
 // failure for a demo.
@@ -39,7 +37,8 @@ struct LoadedCa {
 Result<openssl::EvpPkeyPtr> parse_private_key(std::string_view pem) {
   openssl::BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
   EVP_PKEY* key = bio ? PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr) : nullptr;
-  if (key == nullptr) return fail(Error::parse("not a PEM private key: " + openssl::last_error_text()));
+  if (key == nullptr)
+    return fail(Error::parse("not a PEM private key: " + openssl::last_error_text()));
   return openssl::EvpPkeyPtr(key);
 }
 
@@ -54,21 +53,24 @@ Result<openssl::X509Ptr> parse_certificate(std::string_view pem) {
 
 Result<X509ReqPtr> parse_request(std::string_view data) {
   if (data.size() > kMaxCsrFileBytes) {
-    return fail(Error::limit("the request is larger than " + std::to_string(kMaxCsrFileBytes) + " bytes"));
+    return fail(
+        Error::limit("the request is larger than " + std::to_string(kMaxCsrFileBytes) + " bytes"));
   }
   if (data.find("-----BEGIN") != std::string_view::npos) {
     openssl::BioPtr bio(BIO_new_mem_buf(data.data(), static_cast<int>(data.size())));
     // PEM_read_bio_X509_REQ takes "CERTIFICATE REQUEST" and the older "NEW CERTIFICATE REQUEST".
     X509_REQ* request = bio ? PEM_read_bio_X509_REQ(bio.get(), nullptr, nullptr, nullptr) : nullptr;
     if (request == nullptr) {
-      return fail(Error::parse("no PEM CERTIFICATE REQUEST block could be read: " + openssl::last_error_text()));
+      return fail(Error::parse("no PEM CERTIFICATE REQUEST block could be read: " +
+                               openssl::last_error_text()));
     }
     return X509ReqPtr(request);
   }
   const auto* cursor = reinterpret_cast<const unsigned char*>(data.data());
   X509_REQ* request = d2i_X509_REQ(nullptr, &cursor, static_cast<long>(data.size()));
   if (request == nullptr) {
-    return fail(Error::parse("neither a PEM nor a DER certificate request: " + openssl::last_error_text()));
+    return fail(
+        Error::parse("neither a PEM nor a DER certificate request: " + openssl::last_error_text()));
   }
   X509ReqPtr owned(request);
   if (cursor != reinterpret_cast<const unsigned char*>(data.data()) + data.size()) {
@@ -103,7 +105,8 @@ std::optional<std::string> subject_key_problem(const EVP_PKEY* key) {
   const int bits = EVP_PKEY_get_bits(key);
   switch (EVP_PKEY_get_base_id(key)) {
     case EVP_PKEY_RSA:
-      if (bits < 2048) return "an RSA key of " + std::to_string(bits) + " bits (at least 2048 are required)";
+      if (bits < 2048)
+        return "an RSA key of " + std::to_string(bits) + " bits (at least 2048 are required)";
       return std::nullopt;
     case EVP_PKEY_EC: {
       char curve[64] = {};
@@ -147,8 +150,8 @@ Result<void> set_validity(X509* certificate, UnixTime not_before, UnixTime not_a
 template <class Value>
 Result<void> add_extension(X509* certificate, int nid, Value* value, bool critical) {
   if (X509_add1_ext_i2d(certificate, nid, value, critical ? 1 : 0, X509V3_ADD_DEFAULT) != 1) {
-    return fail(Error::crypto(std::string("cannot add the ") + OBJ_nid2ln(nid) + " extension: " +
-                              openssl::last_error_text()));
+    return fail(Error::crypto(std::string("cannot add the ") + OBJ_nid2ln(nid) +
+                              " extension: " + openssl::last_error_text()));
   }
   return {};
 }
@@ -170,7 +173,8 @@ Result<void> add_key_usage(X509* certificate, std::initializer_list<int> bits) {
   Asn1BitStringPtr usage(ASN1_BIT_STRING_new());
   if (!usage) return fail(Error::crypto("out of memory"));
   for (const int bit : bits) {
-    if (ASN1_BIT_STRING_set_bit(usage.get(), bit, 1) != 1) return fail(Error::crypto("out of memory"));
+    if (ASN1_BIT_STRING_set_bit(usage.get(), bit, 1) != 1)
+      return fail(Error::crypto("out of memory"));
   }
   return add_extension(certificate, NID_key_usage, usage.get(), /*critical=*/true);
 }
@@ -190,7 +194,8 @@ Result<Asn1OctetStringPtr> key_identifier(const X509* certificate) {
 Result<void> add_subject_key_identifier(X509* certificate) {
   auto identifier = key_identifier(certificate);
   if (!identifier) return fail(identifier.error());
-  return add_extension(certificate, NID_subject_key_identifier, identifier->get(), /*critical=*/false);
+  return add_extension(certificate, NID_subject_key_identifier, identifier->get(),
+                       /*critical=*/false);
 }
 
 Result<void> add_authority_key_identifier(X509* certificate, X509* issuer) {
@@ -204,7 +209,8 @@ Result<void> add_authority_key_identifier(X509* certificate, X509* issuer) {
     authority->keyid = computed->release();
   }
   if (authority->keyid == nullptr) return fail(Error::crypto("out of memory"));
-  return add_extension(certificate, NID_authority_key_identifier, authority.get(), /*critical=*/false);
+  return add_extension(certificate, NID_authority_key_identifier, authority.get(),
+                       /*critical=*/false);
 }
 
 Result<void> add_extended_key_usage(X509* certificate, CsrService service) {
@@ -212,7 +218,8 @@ Result<void> add_extended_key_usage(X509* certificate, CsrService service) {
   if (!usage || sk_ASN1_OBJECT_push(usage.get(), OBJ_nid2obj(NID_server_auth)) <= 0) {
     return fail(Error::crypto("out of memory"));
   }
-  if (service == CsrService::xmpp && sk_ASN1_OBJECT_push(usage.get(), OBJ_nid2obj(NID_client_auth)) <= 0) {
+  if (service == CsrService::xmpp &&
+      sk_ASN1_OBJECT_push(usage.get(), OBJ_nid2obj(NID_client_auth)) <= 0) {
     return fail(Error::crypto("out of memory"));
   }
   return add_extension(certificate, NID_ext_key_usage, usage.get(), /*critical=*/false);
@@ -224,13 +231,15 @@ Result<void> sign(X509* certificate, EVP_PKEY* key) {
   }
   // A certificate that does not verify under its issuer's key is a bug; never hand it out.
   if (X509_verify(certificate, key) != 1) {
-    return fail(Error::crypto("the signed certificate does not verify: " + openssl::last_error_text()));
+    return fail(
+        Error::crypto("the signed certificate does not verify: " + openssl::last_error_text()));
   }
   return {};
 }
 
 bool carries_lab_label(const X509* certificate) {
-  const DistinguishedName subject = distinguished_name_from_openssl(X509_get_subject_name(certificate));
+  const DistinguishedName subject =
+      distinguished_name_from_openssl(X509_get_subject_name(certificate));
   for (const auto& organization : subject.values_of("2.5.4.10")) {
     if (organization == kLabCaOrganization) return true;
   }
@@ -239,7 +248,8 @@ bool carries_lab_label(const X509* certificate) {
 
 Result<LoadedCa> parse_ca(const LabCa& ca) {
   auto certificate = parse_certificate(ca.certificate_pem);
-  if (!certificate) return fail(Error::parse("the CA certificate is " + certificate.error().message));
+  if (!certificate)
+    return fail(Error::parse("the CA certificate is " + certificate.error().message));
   auto key = parse_private_key(ca.key_pem);
   if (!key) return fail(Error::parse("the CA key is " + key.error().message));
   if (X509_check_private_key(certificate->get(), key->get()) != 1) {
@@ -248,8 +258,8 @@ Result<LoadedCa> parse_ca(const LabCa& ca) {
   }
   if (!carries_lab_label(certificate->get())) {
     return fail(Error::invalid_argument(
-        "the CA certificate is not a Parley lab CA (its subject lacks O=" + std::string(kLabCaOrganization) +
-        "); only CAs made by 'parley-cert ca init' issue here"));
+        "the CA certificate is not a Parley lab CA (its subject lacks O=" +
+        std::string(kLabCaOrganization) + "); only CAs made by 'parley-cert ca init' issue here"));
   }
   return LoadedCa{std::move(*certificate), std::move(*key)};
 }
@@ -272,13 +282,13 @@ Result<RequestedName> checked_requested_name(const GENERAL_NAME* name) {
       GENERAL_NAME_get0_otherName(name, &type_id, &other_value);
       const std::string oid = openssl::oid_text(type_id);
       const int string_type = other_value ? ASN1_TYPE_get(other_value) : 0;
-      const std::string text =
-          string_type == V_ASN1_UTF8STRING || string_type == V_ASN1_IA5STRING
-              ? openssl::string_bytes(other_value->value.asn1_string)
-              : std::string();
+      const std::string text = string_type == V_ASN1_UTF8STRING || string_type == V_ASN1_IA5STRING
+                                   ? openssl::string_bytes(other_value->value.asn1_string)
+                                   : std::string();
       if (oid == kOidXmppAddr) {
         if (string_type != V_ASN1_UTF8STRING) {
-          return fail(Error::invalid_argument("an XmppAddr that is not a UTF8String (RFC 6120 13.7.1.4)"));
+          return fail(
+              Error::invalid_argument("an XmppAddr that is not a UTF8String (RFC 6120 13.7.1.4)"));
         }
         // The server's identity is a bare domain; a JID with '@' or '/' names an account.
         if (auto problem = server_identity_problem(text, WildcardSyntax::forbidden)) {
@@ -290,39 +300,47 @@ Result<RequestedName> checked_requested_name(const GENERAL_NAME* name) {
         if (string_type != V_ASN1_IA5STRING) {
           return fail(Error::invalid_argument("an SRVName that is not an IA5String (RFC 4985)"));
         }
-        const bool xmpp_service = text.starts_with("_xmpp-client.") || text.starts_with("_xmpp-server.");
+        const bool xmpp_service =
+            text.starts_with("_xmpp-client.") || text.starts_with("_xmpp-server.");
         const std::string domain = xmpp_service ? text.substr(text.find('.') + 1) : std::string();
         if (!xmpp_service) {
-          return fail(Error::invalid_argument("SRVName '" + text +
-                                              "' is not _xmpp-client.<domain> or _xmpp-server.<domain>"));
+          return fail(Error::invalid_argument(
+              "SRVName '" + text + "' is not _xmpp-client.<domain> or _xmpp-server.<domain>"));
         }
         if (auto problem = server_identity_problem(domain, WildcardSyntax::forbidden)) {
           return fail(Error::invalid_argument("SRVName '" + text + "': the domain " + *problem));
         }
         return RequestedName{RequestedNameKind::srv_name, text};
       }
-      return fail(Error::invalid_argument("an otherName of type " + oid +
-                                          ", which Parley clients do not match (XmppAddr and SRVName only)"));
+      return fail(Error::invalid_argument(
+          "an otherName of type " + oid +
+          ", which Parley clients do not match (XmppAddr and SRVName only)"));
     }
     case GEN_IPADD:
-      return fail(Error::invalid_argument(
-          "an iPAddress entry; the lab CA certifies fully qualified domain names only (spec: \"Prevent "
-          "Identity Mismatch\")"));
-    case GEN_EMAIL: return fail(Error::invalid_argument("an rfc822Name (email) entry, which names no server"));
-    case GEN_URI: return fail(Error::invalid_argument("a URI entry, which Parley clients do not match"));
-    default: return fail(Error::invalid_argument("a subjectAltName entry of a kind Parley clients do not match"));
+      return fail(
+          Error::invalid_argument("an iPAddress entry; the lab CA certifies fully qualified domain "
+                                  "names only (spec: \"Prevent "
+                                  "Identity Mismatch\")"));
+    case GEN_EMAIL:
+      return fail(Error::invalid_argument("an rfc822Name (email) entry, which names no server"));
+    case GEN_URI:
+      return fail(Error::invalid_argument("a URI entry, which Parley clients do not match"));
+    default:
+      return fail(
+          Error::invalid_argument("a subjectAltName entry of a kind Parley clients do not match"));
   }
 }
 
 }  // namespace
 
 Result<LabCa> create_lab_ca(const LabCaRequest& request) {
-  if (auto problem = subject_value_problem(SubjectField::organization, request.name, CaProfile::private_ca)) {
+  if (auto problem =
+          subject_value_problem(SubjectField::organization, request.name, CaProfile::private_ca)) {
     return fail(Error::invalid_argument("the CA name " + *problem));
   }
   if (request.validity_days < 1 || request.validity_days > kMaxLabCaValidityDays) {
-    return fail(Error::invalid_argument("the CA validity must be 1 to " + std::to_string(kMaxLabCaValidityDays) +
-                                        " days"));
+    return fail(Error::invalid_argument("the CA validity must be 1 to " +
+                                        std::to_string(kMaxLabCaValidityDays) + " days"));
   }
   auto key_pem = generate_private_key_pem(request.key);
   if (!key_pem) return fail(key_pem.error());
@@ -356,12 +374,15 @@ Result<LabCa> create_lab_ca(const LabCaRequest& request) {
   if (auto set = set_validity(certificate.get(), request.now - kBackdateSeconds, not_after); !set) {
     return fail(set.error());
   }
-  if (auto added = add_basic_constraints(certificate.get(), /*is_ca=*/true); !added) return fail(added.error());
+  if (auto added = add_basic_constraints(certificate.get(), /*is_ca=*/true); !added)
+    return fail(added.error());
   if (auto added = add_key_usage(certificate.get(), {5 /*keyCertSign*/, 6 /*cRLSign*/}); !added) {
     return fail(added.error());
   }
-  if (auto added = add_subject_key_identifier(certificate.get()); !added) return fail(added.error());
-  if (auto signed_ok = sign(certificate.get(), key->get()); !signed_ok) return fail(signed_ok.error());
+  if (auto added = add_subject_key_identifier(certificate.get()); !added)
+    return fail(added.error());
+  if (auto signed_ok = sign(certificate.get(), key->get()); !signed_ok)
+    return fail(signed_ok.error());
 
   auto certificate_pem = pem_of(certificate.get());
   if (!certificate_pem) return fail(certificate_pem.error());
@@ -376,8 +397,8 @@ Result<LabCaFiles> save_lab_ca(const std::filesystem::path& directory, const Lab
   // 0700: the directory is about to hold the CA key.
   if (auto made = create_directory_if_missing(directory, 0700); !made) return fail(made.error());
   const LabCaFiles files = lab_ca_files(directory);
-  const auto key_written =
-      write_file_atomically(files.key, ca.key_pem, {.existing = ExistingFile::refuse, .mode = 0600});
+  const auto key_written = write_file_atomically(files.key, ca.key_pem,
+                                                 {.existing = ExistingFile::refuse, .mode = 0600});
   if (!key_written) return fail(key_written.error());
   const auto certificate_written = write_file_atomically(
       files.certificate, ca.certificate_pem, {.existing = ExistingFile::refuse, .mode = 0644});
@@ -405,8 +426,8 @@ Result<LabCa> load_lab_ca(const std::filesystem::path& directory) {
 
 Result<IssuedCertificate> issue_certificate(const LabCa& ca, const IssueRequest& request) {
   if (request.validity_days < 1 || request.validity_days > kMaxIssuedValidityDays) {
-    return fail(Error::invalid_argument("the validity must be 1 to " + std::to_string(kMaxIssuedValidityDays) +
-                                        " days"));
+    return fail(Error::invalid_argument("the validity must be 1 to " +
+                                        std::to_string(kMaxIssuedValidityDays) + " days"));
   }
   auto loaded = parse_ca(ca);
   if (!loaded) return fail(loaded.error());
@@ -416,15 +437,17 @@ Result<IssuedCertificate> issue_certificate(const LabCa& ca, const IssueRequest&
   // Stage 1: the request is well formed and signed by the key it asks to certify.
   EVP_PKEY* subject_key = X509_REQ_get0_pubkey(csr->get());
   if (subject_key == nullptr) {
-    return fail(Error::invalid_argument("the request's public key cannot be decoded: " + openssl::last_error_text()));
+    return fail(Error::invalid_argument("the request's public key cannot be decoded: " +
+                                        openssl::last_error_text()));
   }
   if (auto problem = subject_key_problem(subject_key)) {
     return fail(Error::invalid_argument("the request has " + *problem));
   }
   if (X509_REQ_verify(csr->get(), subject_key) != 1) {
     ERR_clear_error();
-    return fail(Error::invalid_argument(
-        "the request's signature does not verify with its own key (corrupted, or edited after signing)"));
+    return fail(
+        Error::invalid_argument("the request's signature does not verify with its own key "
+                                "(corrupted, or edited after signing)"));
   }
   const X509_NAME* subject = X509_REQ_get_subject_name(csr->get());
   if (subject == nullptr || X509_NAME_entry_count(subject) == 0) {
@@ -434,18 +457,23 @@ Result<IssuedCertificate> issue_certificate(const LabCa& ca, const IssueRequest&
   // Stage 2: every requested name is a server identity a Parley client matches.
   X509ExtensionStackPtr extensions(X509_REQ_get_extensions(csr->get()));
   int critical = -1;
-  GeneralNamesPtr names(extensions ? static_cast<GENERAL_NAMES*>(X509V3_get_d2i(
-                                         extensions.get(), NID_subject_alt_name, &critical, nullptr))
-                                   : nullptr);
+  GeneralNamesPtr names(extensions
+                            ? static_cast<GENERAL_NAMES*>(X509V3_get_d2i(
+                                  extensions.get(), NID_subject_alt_name, &critical, nullptr))
+                            : nullptr);
   if (!names) {
     ERR_clear_error();
-    if (critical == -2) return fail(Error::invalid_argument("the request has more than one subjectAltName"));
-    if (critical >= 0) return fail(Error::invalid_argument("the request's subjectAltName cannot be decoded"));
-    return fail(Error::invalid_argument(
-        "the request has no subjectAltName; clients match SAN entries, so there would be nothing to match"));
+    if (critical == -2)
+      return fail(Error::invalid_argument("the request has more than one subjectAltName"));
+    if (critical >= 0)
+      return fail(Error::invalid_argument("the request's subjectAltName cannot be decoded"));
+    return fail(
+        Error::invalid_argument("the request has no subjectAltName; clients match SAN entries, so "
+                                "there would be nothing to match"));
   }
   const int name_count = sk_GENERAL_NAME_num(names.get());
-  if (name_count <= 0) return fail(Error::invalid_argument("the request's subjectAltName is empty"));
+  if (name_count <= 0)
+    return fail(Error::invalid_argument("the request's subjectAltName is empty"));
   if (static_cast<std::size_t>(name_count) > kMaxRequestedNames) {
     return fail(Error::limit("the request has more than " + std::to_string(kMaxRequestedNames) +
                              " subjectAltName entries"));
@@ -455,12 +483,14 @@ Result<IssuedCertificate> issue_certificate(const LabCa& ca, const IssueRequest&
   for (int i = 0; i < name_count; ++i) {
     auto requested = checked_requested_name(sk_GENERAL_NAME_value(names.get(), i));
     if (!requested) {
-      return fail(Error::invalid_argument("the request's subjectAltName has " + requested.error().message));
+      return fail(
+          Error::invalid_argument("the request's subjectAltName has " + requested.error().message));
     }
     has_xmpp_identity = has_xmpp_identity || requested->kind != RequestedNameKind::dns_name;
     issued.subject_alt_names.push_back(std::move(*requested));
   }
-  issued.service = request.service.value_or(has_xmpp_identity ? CsrService::xmpp : CsrService::https);
+  issued.service =
+      request.service.value_or(has_xmpp_identity ? CsrService::xmpp : CsrService::https);
 
   // Stage 3: the certificate.
   issued.not_before = request.now - kBackdateSeconds;
@@ -470,8 +500,9 @@ Result<IssuedCertificate> issue_certificate(const LabCa& ca, const IssueRequest&
     return fail(Error::parse("the CA certificate's notAfter cannot be read"));
   }
   if (issued.not_after > ca_not_after) {
-    return fail(Error::invalid_argument("the lab CA expires before the " + std::to_string(request.validity_days) +
-                                        " days asked for; ask for fewer days or make a new lab CA"));
+    return fail(Error::invalid_argument(
+        "the lab CA expires before the " + std::to_string(request.validity_days) +
+        " days asked for; ask for fewer days or make a new lab CA"));
   }
 
   openssl::X509Ptr certificate(X509_new());
@@ -479,7 +510,8 @@ Result<IssuedCertificate> issue_certificate(const LabCa& ca, const IssueRequest&
   if (!serial) return fail(serial.error());
   if (!certificate || X509_set_version(certificate.get(), X509_VERSION_3) != 1 ||
       X509_set_serialNumber(certificate.get(), serial->get()) != 1 ||
-      X509_set_issuer_name(certificate.get(), X509_get_subject_name(loaded->certificate.get())) != 1 ||
+      X509_set_issuer_name(certificate.get(), X509_get_subject_name(loaded->certificate.get())) !=
+          1 ||
       X509_set_subject_name(certificate.get(), subject) != 1 ||
       X509_set_pubkey(certificate.get(), subject_key) != 1) {
     return fail(Error::crypto("cannot assemble the certificate: " + openssl::last_error_text()));
@@ -487,21 +519,28 @@ Result<IssuedCertificate> issue_certificate(const LabCa& ca, const IssueRequest&
   if (auto set = set_validity(certificate.get(), issued.not_before, issued.not_after); !set) {
     return fail(set.error());
   }
-  if (auto added = add_basic_constraints(certificate.get(), /*is_ca=*/false); !added) return fail(added.error());
+  if (auto added = add_basic_constraints(certificate.get(), /*is_ca=*/false); !added)
+    return fail(added.error());
   const bool rsa_key = EVP_PKEY_get_base_id(subject_key) == EVP_PKEY_RSA;
-  auto key_usage = rsa_key ? add_key_usage(certificate.get(), {0 /*digitalSignature*/, 2 /*keyEncipherment*/})
-                           : add_key_usage(certificate.get(), {0 /*digitalSignature*/});
+  auto key_usage =
+      rsa_key ? add_key_usage(certificate.get(), {0 /*digitalSignature*/, 2 /*keyEncipherment*/})
+              : add_key_usage(certificate.get(), {0 /*digitalSignature*/});
   if (!key_usage) return fail(key_usage.error());
-  if (auto added = add_extended_key_usage(certificate.get(), issued.service); !added) return fail(added.error());
-  if (auto added = add_subject_key_identifier(certificate.get()); !added) return fail(added.error());
-  if (auto added = add_authority_key_identifier(certificate.get(), loaded->certificate.get()); !added) {
+  if (auto added = add_extended_key_usage(certificate.get(), issued.service); !added)
+    return fail(added.error());
+  if (auto added = add_subject_key_identifier(certificate.get()); !added)
+    return fail(added.error());
+  if (auto added = add_authority_key_identifier(certificate.get(), loaded->certificate.get());
+      !added) {
     return fail(added.error());
   }
   // Re-encoded from the entries checked above; not critical because the subject is not empty.
-  if (auto added = add_extension(certificate.get(), NID_subject_alt_name, names.get(), false); !added) {
+  if (auto added = add_extension(certificate.get(), NID_subject_alt_name, names.get(), false);
+      !added) {
     return fail(added.error());
   }
-  if (auto signed_ok = sign(certificate.get(), loaded->key.get()); !signed_ok) return fail(signed_ok.error());
+  if (auto signed_ok = sign(certificate.get(), loaded->key.get()); !signed_ok)
+    return fail(signed_ok.error());
 
   auto pem = pem_of(certificate.get());
   if (!pem) return fail(pem.error());

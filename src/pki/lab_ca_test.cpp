@@ -4,7 +4,6 @@
 // signatures, weak keys) are built here with OpenSSL's API directly. No row reads the clock.
 
 #include "pki/lab_ca.hpp"
-#include "core/test_support.hpp"
 
 #include <gtest/gtest.h>
 #include <openssl/pem.h>
@@ -19,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "core/test_support.hpp"
 #include "pki/openssl_types.hpp"
 #include "pki/trust_store.hpp"
 #include "pki/verify.hpp"
@@ -29,7 +29,6 @@ namespace {
 using namespace parley::test_support;
 
 using namespace openssl;  // the RAII handles of openssl_types.hpp
-
 
 constexpr UnixTime kNow = 1767225600;  // 2026-01-01T00:00:00Z
 constexpr UnixTime kDay = 24 * 60 * 60;
@@ -51,8 +50,10 @@ struct RequestSpec {
 };
 
 openssl::EvpPkeyPtr make_key(const std::string& kind) {
-  if (kind == "rsa1024") return openssl::EvpPkeyPtr(EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", std::size_t{1024}));
-  if (kind == "rsa2048") return openssl::EvpPkeyPtr(EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", std::size_t{2048}));
+  if (kind == "rsa1024")
+    return openssl::EvpPkeyPtr(EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", std::size_t{1024}));
+  if (kind == "rsa2048")
+    return openssl::EvpPkeyPtr(EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", std::size_t{2048}));
   return openssl::EvpPkeyPtr(EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256"));
 }
 
@@ -64,9 +65,15 @@ GENERAL_NAME* make_general_name(const SanSpec& spec) {
     GENERAL_NAME_set0_value(name, type, string);
   };
   switch (spec.kind) {
-    case SanSpec::dns: ia5(GEN_DNS); break;
-    case SanSpec::email: ia5(GEN_EMAIL); break;
-    case SanSpec::uri: ia5(GEN_URI); break;
+    case SanSpec::dns:
+      ia5(GEN_DNS);
+      break;
+    case SanSpec::email:
+      ia5(GEN_EMAIL);
+      break;
+    case SanSpec::uri:
+      ia5(GEN_URI);
+      break;
     case SanSpec::ip: {
       ASN1_OCTET_STRING* octets = ASN1_OCTET_STRING_new();
       ASN1_OCTET_STRING_set(octets, reinterpret_cast<const unsigned char*>(spec.value.data()),
@@ -159,9 +166,10 @@ struct RootRow {
 
 TEST(LabCaCreate, SelfSignedRootLabelledNotForProduction) {
   const std::vector<RootRow> rows = {
-      {KeyType::ec_p256, KeyAlgorithm::ec, 256, "1.2.840.10045.4.3.2"},        // ecdsa-with-SHA256
-      {KeyType::ec_p384, KeyAlgorithm::ec, 384, "1.2.840.10045.4.3.3"},        // ecdsa-with-SHA384
-      {KeyType::rsa_2048, KeyAlgorithm::rsa, 2048, "1.2.840.113549.1.1.11"},  // sha256WithRSAEncryption
+      {KeyType::ec_p256, KeyAlgorithm::ec, 256, "1.2.840.10045.4.3.2"},  // ecdsa-with-SHA256
+      {KeyType::ec_p384, KeyAlgorithm::ec, 384, "1.2.840.10045.4.3.3"},  // ecdsa-with-SHA384
+      {KeyType::rsa_2048, KeyAlgorithm::rsa, 2048,
+       "1.2.840.113549.1.1.11"},  // sha256WithRSAEncryption
   };
   for (const auto& row : rows) {
     LabCaRequest request;
@@ -175,7 +183,8 @@ TEST(LabCaCreate, SelfSignedRootLabelledNotForProduction) {
     EXPECT_TRUE(root->defects().empty());
     EXPECT_EQ(root->version(), 3);
     EXPECT_TRUE(root->is_self_issued());
-    EXPECT_EQ(root->subject().to_display_string(), "CN=Parley Lab CA, O=Parley Lab - NOT FOR PRODUCTION");
+    EXPECT_EQ(root->subject().to_display_string(),
+              "CN=Parley Lab CA, O=Parley Lab - NOT FOR PRODUCTION");
     EXPECT_EQ(root->public_key().algorithm, row.algorithm);
     EXPECT_EQ(root->public_key().bits, row.bits);
     EXPECT_EQ(root->signature_algorithm(), row.signature_oid);
@@ -196,7 +205,8 @@ TEST(LabCaCreate, SelfSignedRootLabelledNotForProduction) {
 }
 
 TEST(LabCaCreate, RefusesNamesThatCannotBeEncoded) {
-  for (const std::string& name : {std::string(), std::string(65, 'a'), std::string("Lab\nCA"), std::string("\xff")}) {
+  for (const std::string& name :
+       {std::string(), std::string(65, 'a'), std::string("Lab\nCA"), std::string("\xff")}) {
     LabCaRequest request;
     request.name = name;
     request.now = kNow;
@@ -241,15 +251,42 @@ TEST(LabCaIssue, LeafProfilePerServiceAndKey) {
   wildcard.names = {{SanSpec::dns, "*.example.com"}};
   wildcard.common_name = "*.example.com";
   const std::vector<IssueRow> rows = {
-      {"https from an EC key", RequestSpec{}, std::nullopt, 90, CsrService::https, {server_auth}, kDigitalSignature},
-      {"RSA keys also get keyEncipherment", rsa_https, CsrService::https, 90, CsrService::https, {server_auth},
+      {"https from an EC key",
+       RequestSpec{},
+       std::nullopt,
+       90,
+       CsrService::https,
+       {server_auth},
+       kDigitalSignature},
+      {"RSA keys also get keyEncipherment",
+       rsa_https,
+       CsrService::https,
+       90,
+       CsrService::https,
+       {server_auth},
        kDigitalSignature | kKeyEncipherment},
-      {"xmpp inferred from XmppAddr and SRVName", xmpp_names, std::nullopt, 30, CsrService::xmpp,
-       {server_auth, client_auth}, kDigitalSignature},
-      {"xmpp asked for with dNSNames only", RequestSpec{}, CsrService::xmpp, 825, CsrService::xmpp,
-       {server_auth, client_auth}, kDigitalSignature},
+      {"xmpp inferred from XmppAddr and SRVName",
+       xmpp_names,
+       std::nullopt,
+       30,
+       CsrService::xmpp,
+       {server_auth, client_auth},
+       kDigitalSignature},
+      {"xmpp asked for with dNSNames only",
+       RequestSpec{},
+       CsrService::xmpp,
+       825,
+       CsrService::xmpp,
+       {server_auth, client_auth},
+       kDigitalSignature},
       {"sip", RequestSpec{}, CsrService::sip, 1, CsrService::sip, {server_auth}, kDigitalSignature},
-      {"a wildcard dNSName", wildcard, std::nullopt, 90, CsrService::https, {server_auth}, kDigitalSignature},
+      {"a wildcard dNSName",
+       wildcard,
+       std::nullopt,
+       90,
+       CsrService::https,
+       {server_auth},
+       kDigitalSignature},
   };
   const LabCa& ca = shared_ca();
   const CertificatePtr root = parse_one(ca.certificate_pem);
@@ -273,7 +310,8 @@ TEST(LabCaIssue, LeafProfilePerServiceAndKey) {
     EXPECT_TRUE(leaf->defects().empty());
     EXPECT_EQ(leaf->version(), 3);
     EXPECT_EQ(leaf->issuer(), root->subject());
-    EXPECT_EQ(leaf->subject().values_of(kOidCommonName), std::vector<std::string>{row.spec.common_name});
+    EXPECT_EQ(leaf->subject().values_of(kOidCommonName),
+              std::vector<std::string>{row.spec.common_name});
     ASSERT_TRUE(leaf->basic_constraints().has_value());
     EXPECT_FALSE(leaf->basic_constraints()->is_ca);
     EXPECT_TRUE(is_critical(*leaf, kOidBasicConstraints));
@@ -297,7 +335,8 @@ TEST(LabCaIssue, LeafProfilePerServiceAndKey) {
     EXPECT_TRUE(leaf->crl_distribution_urls().empty());
     EXPECT_TRUE(leaf->ocsp_urls().empty());
 
-    // Parley's verifier accepts it for the identity it names, and so does OpenSSL's signature check.
+    // Parley's verifier accepts it for the identity it names, and so does OpenSSL's signature
+    // check.
     VerifyPolicy policy;
     policy.time = kNow;
     const VerifyResult verified = verify_chain(leaf, {}, anchors, policy);
@@ -362,19 +401,23 @@ TEST(LabCaIssue, RefusesWhatAClientCouldNotMatchOrShouldNotTrust) {
       {"no subjectAltName", no_san, 90, "no subjectAltName"},
       {"IPv4 address", names({{SanSpec::ip, std::string("\x0a\x00\x00\x01", 4)}}), 90, "iPAddress"},
       {"short host name", names({{SanSpec::dns, "chat"}}), 90, "short host name"},
-      {"one bad name among good ones", names({{SanSpec::dns, "a.example.com"}, {SanSpec::dns, "b_c.example.com"}}),
-       90, "not a valid DNS name"},
+      {"one bad name among good ones",
+       names({{SanSpec::dns, "a.example.com"}, {SanSpec::dns, "b_c.example.com"}}), 90,
+       "not a valid DNS name"},
       {"email", names({{SanSpec::email, "admin@example.com"}}), 90, "rfc822Name"},
       {"URI", names({{SanSpec::uri, "https://example.com/"}}), 90, "URI"},
-      {"XmppAddr of an account", names({{SanSpec::other_utf8, "admin@example.com", kOidXmppAddr}}), 90,
-       "XmppAddr 'admin@example.com'"},
+      {"XmppAddr of an account", names({{SanSpec::other_utf8, "admin@example.com", kOidXmppAddr}}),
+       90, "XmppAddr 'admin@example.com'"},
       {"XmppAddr as IA5String", names({{SanSpec::other_ia5, "example.com", kOidXmppAddr}}), 90,
        "not a UTF8String"},
-      {"SRVName of another service", names({{SanSpec::other_ia5, "_sip._tcp.example.com", kOidSrvName}}), 90,
+      {"SRVName of another service",
+       names({{SanSpec::other_ia5, "_sip._tcp.example.com", kOidSrvName}}), 90,
        "is not _xmpp-client"},
-      {"SRVName as UTF8String", names({{SanSpec::other_utf8, "_xmpp-client.example.com", kOidSrvName}}), 90,
+      {"SRVName as UTF8String",
+       names({{SanSpec::other_utf8, "_xmpp-client.example.com", kOidSrvName}}), 90,
        "not an IA5String"},
-      {"unknown otherName", names({{SanSpec::other_utf8, "x", "1.2.3.4"}}), 90, "otherName of type 1.2.3.4"},
+      {"unknown otherName", names({{SanSpec::other_utf8, "x", "1.2.3.4"}}), 90,
+       "otherName of type 1.2.3.4"},
       {"RSA 1024", weak_key, 90, "1024 bits"},
       {"signature broken", tampered, 90, "signature does not verify"},
       {"empty subject", empty_subject, 90, "empty subject"},
@@ -389,7 +432,8 @@ TEST(LabCaIssue, RefusesWhatAClientCouldNotMatchOrShouldNotTrust) {
     request.now = kNow;
     const auto issued = issue_certificate(shared_ca(), request);
     ASSERT_FALSE(issued.has_value());
-    EXPECT_NE(issued.error().message.find(row.message_part), std::string::npos) << issued.error().message;
+    EXPECT_NE(issued.error().message.find(row.message_part), std::string::npos)
+        << issued.error().message;
   }
 }
 
@@ -407,7 +451,8 @@ TEST(LabCaIssue, RefusesInputThatIsNoRequest) {
     request.now = kNow;
     const auto issued = issue_certificate(shared_ca(), request);
     ASSERT_FALSE(issued.has_value()) << input.substr(0, 40);
-    EXPECT_NE(issued.error().message.find(message_part), std::string::npos) << issued.error().message;
+    EXPECT_NE(issued.error().message.find(message_part), std::string::npos)
+        << issued.error().message;
   }
 }
 
@@ -423,7 +468,8 @@ TEST(LabCaIssue, NeverPastTheCaExpiry) {
   request.validity_days = 31;
   const auto refused = issue_certificate(*ca, request);
   ASSERT_FALSE(refused.has_value());
-  EXPECT_NE(refused.error().message.find("expires before"), std::string::npos) << refused.error().message;
+  EXPECT_NE(refused.error().message.find("expires before"), std::string::npos)
+      << refused.error().message;
   request.validity_days = 29;
   EXPECT_TRUE(issue_certificate(*ca, request).has_value());
 }
@@ -441,7 +487,8 @@ TEST(LabCaIssue, OnlyFromALabCaWhoseKeyMatches) {
   const LabCa mismatched{other->key_pem, ca.certificate_pem};
   const auto refused = issue_certificate(mismatched, request);
   ASSERT_FALSE(refused.has_value());
-  EXPECT_NE(refused.error().message.find("does not belong"), std::string::npos) << refused.error().message;
+  EXPECT_NE(refused.error().message.find("does not belong"), std::string::npos)
+      << refused.error().message;
 
   // A self-signed CA without the lab label, made with OpenSSL directly.
   const openssl::EvpPkeyPtr key = make_key("ec");
@@ -449,7 +496,8 @@ TEST(LabCaIssue, OnlyFromALabCaWhoseKeyMatches) {
   X509NamePtr name(X509_NAME_new());
   const std::string cn = "Real Corporate Root";
   X509_NAME_add_entry_by_NID(name.get(), NID_commonName, MBSTRING_UTF8,
-                             reinterpret_cast<const unsigned char*>(cn.data()), static_cast<int>(cn.size()), -1, 0);
+                             reinterpret_cast<const unsigned char*>(cn.data()),
+                             static_cast<int>(cn.size()), -1, 0);
   X509_set_version(foreign.get(), X509_VERSION_3);
   ASN1_INTEGER_set(X509_get_serialNumber(foreign.get()), 1);
   X509_set_subject_name(foreign.get(), name.get());
@@ -497,7 +545,8 @@ TEST(LabCaFilesTest, SaveLoadAndNeverReplace) {
   ASSERT_TRUE(other.has_value());
   const auto refused = save_lab_ca(directory, *other);
   ASSERT_FALSE(refused.has_value());
-  EXPECT_NE(refused.error().message.find("ca.key: already exists"), std::string::npos) << refused.error().message;
+  EXPECT_NE(refused.error().message.find("ca.key: already exists"), std::string::npos)
+      << refused.error().message;
   EXPECT_EQ(load_lab_ca(directory)->key_pem, shared_ca().key_pem) << "the first CA is untouched";
   EXPECT_EQ(directory_entries(directory), (std::vector<std::string>{"ca.crt", "ca.key"}));
 }

@@ -23,7 +23,9 @@ constexpr std::size_t kGeneralNameKindCount = 9;  // GeneralNameKind has the nin
 static_assert(static_cast<std::size_t>(GeneralNameKind::registered_id) + 1 == kGeneralNameKindCount,
               "subtrees are grouped by kind in an array indexed by GeneralNameKind");
 
-char ascii_lowercase(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+char ascii_lowercase(char c) {
+  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+}
 
 bool equals_ignoring_ascii_case(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
@@ -211,11 +213,13 @@ UriHost uri_host(std::string_view uri) {
   } else {
     const std::size_t port_colon = authority.find(':');
     host = authority.substr(0, port_colon);
-    after_host = port_colon == std::string_view::npos ? std::string_view{} : authority.substr(port_colon);
+    after_host =
+        port_colon == std::string_view::npos ? std::string_view{} : authority.substr(port_colon);
   }
   if (!after_host.empty()) {
     const std::string_view port = after_host.substr(1);
-    if (!std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; })) return {};
+    if (!std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; }))
+      return {};
   }
   if (host.empty()) return {};
   if (host.front() == '[' || parse_ipv4(host)) return {UriHostKind::ip_address, host};
@@ -233,7 +237,8 @@ bool rdns_are_equal(const RelativeDistinguishedName& a, const RelativeDistinguis
   auto members = [](const RelativeDistinguishedName& rdn) {
     std::vector<Member> out;
     out.reserve(rdn.size());
-    for (const auto& attribute : rdn) out.emplace_back(attribute.type_oid, attribute.canonical_value);
+    for (const auto& attribute : rdn)
+      out.emplace_back(attribute.type_oid, attribute.canonical_value);
     std::sort(out.begin(), out.end());
     return out;
   };
@@ -261,13 +266,15 @@ SubtreeMatch opaque_subtree_match(const GeneralName& name, const GeneralName& ba
 
 // ---- the check over one certificate's names --------------------------------------------------
 
-std::size_t kind_index(GeneralNameKind kind) { return static_cast<std::size_t>(kind); }
+std::size_t kind_index(GeneralNameKind kind) {
+  return static_cast<std::size_t>(kind);
+}
 
 // One name to check, wherever it came from (subjectAltName, subject, commonName).
 struct PresentedName {
-  const GeneralName* general_name = nullptr;   // subjectAltName entries: the entry itself
+  const GeneralName* general_name = nullptr;  // subjectAltName entries: the entry itself
   GeneralNameKind kind = GeneralNameKind::dns_name;
-  std::string value;                           // subject-derived names: the value to compare
+  std::string value;                             // subject-derived names: the value to compare
   const DistinguishedName* directory = nullptr;  // the subject DN
   const char* origin = "subjectAltName";
 };
@@ -368,7 +375,8 @@ std::string describe(const PresentedName& name) {
 }
 
 std::string describe_subtree(const char* list, const GeneralName& base) {
-  return std::string(list) + " " + to_string(base.kind) + " subtree \"" + describe_value(base) + "\"";
+  return std::string(list) + " " + to_string(base.kind) + " subtree \"" + describe_value(base) +
+         "\"";
 }
 
 SubtreeMatch match_presented(const PresentedName& name, const GeneralName& base) {
@@ -376,8 +384,9 @@ SubtreeMatch match_presented(const PresentedName& name, const GeneralName& base)
   if (name.kind != base.kind) return SubtreeMatch::outside;
   switch (name.kind) {
     case GeneralNameKind::directory_name:
-      return name.directory != nullptr ? directory_name_subtree_match(*name.directory, base.directory)
-                                       : SubtreeMatch::malformed_name;
+      return name.directory != nullptr
+                 ? directory_name_subtree_match(*name.directory, base.directory)
+                 : SubtreeMatch::malformed_name;
     case GeneralNameKind::dns_name:
       return dns_name_subtree_match(name.value, base.value);
     case GeneralNameKind::ip_address:
@@ -423,10 +432,12 @@ NameConstraintResult check_one_name(const PresentedName& name, const SubtreesByK
         return failure(NameConstraintVerdict::excluded,
                        describe(name) + " lies in " + describe_subtree("excluded", *base));
       case SubtreeMatch::undecidable:
-        return failure(NameConstraintVerdict::unsupported_constraint,
-                       describe(name) + " cannot be compared with " + describe_subtree("excluded", *base));
+        return failure(
+            NameConstraintVerdict::unsupported_constraint,
+            describe(name) + " cannot be compared with " + describe_subtree("excluded", *base));
       case SubtreeMatch::malformed_name:
-        return failure(NameConstraintVerdict::malformed_name, describe(name) + " is not well formed");
+        return failure(NameConstraintVerdict::malformed_name,
+                       describe(name) + " is not well formed");
       case SubtreeMatch::malformed_constraint:
         return failure(NameConstraintVerdict::malformed_constraint,
                        describe_subtree("excluded", *base) + " is not well formed");
@@ -447,7 +458,8 @@ NameConstraintResult check_one_name(const PresentedName& name, const SubtreesByK
         if (undecided == nullptr) undecided = base;
         break;
       case SubtreeMatch::malformed_name:
-        return failure(NameConstraintVerdict::malformed_name, describe(name) + " is not well formed");
+        return failure(NameConstraintVerdict::malformed_name,
+                       describe(name) + " is not well formed");
       case SubtreeMatch::malformed_constraint:
         return failure(NameConstraintVerdict::malformed_constraint,
                        describe_subtree("permitted", *base) + " is not well formed");
@@ -457,11 +469,13 @@ NameConstraintResult check_one_name(const PresentedName& name, const SubtreesByK
     }
   }
   if (undecided != nullptr) {
-    return failure(NameConstraintVerdict::unsupported_constraint,
-                   describe(name) + " cannot be compared with " + describe_subtree("permitted", *undecided));
+    return failure(
+        NameConstraintVerdict::unsupported_constraint,
+        describe(name) + " cannot be compared with " + describe_subtree("permitted", *undecided));
   }
-  return failure(NameConstraintVerdict::not_permitted,
-                 describe(name) + " lies outside every permitted " + to_string(name.kind) + " subtree");
+  return failure(
+      NameConstraintVerdict::not_permitted,
+      describe(name) + " lies outside every permitted " + to_string(name.kind) + " subtree");
 }
 
 NameConstraintResult check_extension_shape(const NameConstraintsExtension& constraints) {
@@ -474,7 +488,8 @@ NameConstraintResult check_extension_shape(const NameConstraintsExtension& const
   }
   if ((constraints.permitted_present && constraints.permitted.empty()) ||
       (constraints.excluded_present && constraints.excluded.empty())) {
-    return failure(NameConstraintVerdict::malformed_constraint, "nameConstraints has an empty subtree list");
+    return failure(NameConstraintVerdict::malformed_constraint,
+                   "nameConstraints has an empty subtree list");
   }
   if (constraints.has_minimum_or_maximum) {
     return failure(NameConstraintVerdict::malformed_constraint,
@@ -519,38 +534,53 @@ std::optional<PresentedName> common_name_as_host(const NameAttribute& attribute)
 
 const char* to_string(NameConstraintVerdict verdict) {
   switch (verdict) {
-    case NameConstraintVerdict::satisfied: return "satisfied";
-    case NameConstraintVerdict::not_permitted: return "not permitted";
-    case NameConstraintVerdict::excluded: return "excluded";
-    case NameConstraintVerdict::unsupported_constraint: return "unsupported constraint";
-    case NameConstraintVerdict::malformed_constraint: return "malformed constraint";
-    case NameConstraintVerdict::malformed_name: return "malformed name";
-    case NameConstraintVerdict::budget_exhausted: return "budget exhausted";
+    case NameConstraintVerdict::satisfied:
+      return "satisfied";
+    case NameConstraintVerdict::not_permitted:
+      return "not permitted";
+    case NameConstraintVerdict::excluded:
+      return "excluded";
+    case NameConstraintVerdict::unsupported_constraint:
+      return "unsupported constraint";
+    case NameConstraintVerdict::malformed_constraint:
+      return "malformed constraint";
+    case NameConstraintVerdict::malformed_name:
+      return "malformed name";
+    case NameConstraintVerdict::budget_exhausted:
+      return "budget exhausted";
   }
   return "unknown name-constraint verdict";
 }
 
 const char* to_string(SubtreeMatch match) {
   switch (match) {
-    case SubtreeMatch::outside: return "outside";
-    case SubtreeMatch::within: return "within";
-    case SubtreeMatch::partly_within: return "partly within";
-    case SubtreeMatch::undecidable: return "undecidable";
-    case SubtreeMatch::malformed_name: return "malformed name";
-    case SubtreeMatch::malformed_constraint: return "malformed constraint";
+    case SubtreeMatch::outside:
+      return "outside";
+    case SubtreeMatch::within:
+      return "within";
+    case SubtreeMatch::partly_within:
+      return "partly within";
+    case SubtreeMatch::undecidable:
+      return "undecidable";
+    case SubtreeMatch::malformed_name:
+      return "malformed name";
+    case SubtreeMatch::malformed_constraint:
+      return "malformed constraint";
   }
   return "unknown subtree match";
 }
 
 SubtreeMatch dns_name_subtree_match(std::string_view name, std::string_view base) {
   if (!dns_constraint_is_well_formed(base)) return SubtreeMatch::malformed_constraint;
-  if (!is_valid_dns_name(name, WildcardSyntax::allowed_as_leftmost)) return SubtreeMatch::malformed_name;
+  if (!is_valid_dns_name(name, WildcardSyntax::allowed_as_leftmost))
+    return SubtreeMatch::malformed_name;
   if (base.empty()) return SubtreeMatch::within;
 
   const std::string_view presented = without_trailing_dot(name);
   const std::string_view constraint = without_trailing_dot(base);
   if (presented.substr(0, 2) != "*.") {
-    return is_same_or_subdomain(presented, constraint) ? SubtreeMatch::within : SubtreeMatch::outside;
+    return is_same_or_subdomain(presented, constraint) ? SubtreeMatch::within
+                                                       : SubtreeMatch::outside;
   }
   // "*.example.com" stands for exactly one label in front of "example.com" (identity.hpp).
   const std::string_view wildcard_domain = presented.substr(2);
@@ -568,7 +598,8 @@ SubtreeMatch dns_name_subtree_match(std::string_view name, std::string_view base
 
 SubtreeMatch ip_address_subtree_match(std::string_view address, std::string_view address_and_mask) {
   if (!ip_constraint_is_well_formed(address_and_mask)) return SubtreeMatch::malformed_constraint;
-  if (address.size() != kIpv4Length && address.size() != kIpv6Length) return SubtreeMatch::malformed_name;
+  if (address.size() != kIpv4Length && address.size() != kIpv6Length)
+    return SubtreeMatch::malformed_name;
   // Different families never match: an IPv4 subtree says nothing about IPv6 space, and v4-mapped
   // addresses are different octets (identity.hpp treats them as different names too).
   if (address_and_mask.size() != 2 * address.size()) return SubtreeMatch::outside;
@@ -598,9 +629,11 @@ SubtreeMatch email_subtree_match(std::string_view email, std::string_view base) 
     return same ? SubtreeMatch::within : SubtreeMatch::outside;
   }
   if (base.front() == '.') {
-    return is_strict_subdomain(mailbox->host, base.substr(1)) ? SubtreeMatch::within : SubtreeMatch::outside;
+    return is_strict_subdomain(mailbox->host, base.substr(1)) ? SubtreeMatch::within
+                                                              : SubtreeMatch::outside;
   }
-  return equals_ignoring_ascii_case(mailbox->host, base) ? SubtreeMatch::within : SubtreeMatch::outside;
+  return equals_ignoring_ascii_case(mailbox->host, base) ? SubtreeMatch::within
+                                                         : SubtreeMatch::outside;
 }
 
 SubtreeMatch uri_subtree_match(std::string_view uri, std::string_view base) {
@@ -610,12 +643,15 @@ SubtreeMatch uri_subtree_match(std::string_view uri, std::string_view base) {
   if (host.kind != UriHostKind::domain_name) return SubtreeMatch::malformed_name;
   const std::string_view constraint = without_trailing_dot(base);
   if (constraint.front() == '.') {
-    return is_strict_subdomain(host.host, constraint.substr(1)) ? SubtreeMatch::within : SubtreeMatch::outside;
+    return is_strict_subdomain(host.host, constraint.substr(1)) ? SubtreeMatch::within
+                                                                : SubtreeMatch::outside;
   }
-  return equals_ignoring_ascii_case(host.host, constraint) ? SubtreeMatch::within : SubtreeMatch::outside;
+  return equals_ignoring_ascii_case(host.host, constraint) ? SubtreeMatch::within
+                                                           : SubtreeMatch::outside;
 }
 
-SubtreeMatch directory_name_subtree_match(const DistinguishedName& name, const DistinguishedName& base) {
+SubtreeMatch directory_name_subtree_match(const DistinguishedName& name,
+                                          const DistinguishedName& base) {
   if (base.rdns.size() > name.rdns.size()) return SubtreeMatch::outside;
   for (std::size_t i = 0; i < base.rdns.size(); ++i) {
     if (!rdns_are_equal(name.rdns[i], base.rdns[i])) return SubtreeMatch::outside;
@@ -626,11 +662,16 @@ SubtreeMatch directory_name_subtree_match(const DistinguishedName& name, const D
 SubtreeMatch general_name_subtree_match(const GeneralName& name, const GeneralName& base) {
   if (name.kind != base.kind) return SubtreeMatch::outside;
   switch (name.kind) {
-    case GeneralNameKind::dns_name: return dns_name_subtree_match(name.value, base.value);
-    case GeneralNameKind::ip_address: return ip_address_subtree_match(name.value, base.value);
-    case GeneralNameKind::rfc822_name: return email_subtree_match(name.value, base.value);
-    case GeneralNameKind::uri: return uri_subtree_match(name.value, base.value);
-    case GeneralNameKind::directory_name: return directory_name_subtree_match(name.directory, base.directory);
+    case GeneralNameKind::dns_name:
+      return dns_name_subtree_match(name.value, base.value);
+    case GeneralNameKind::ip_address:
+      return ip_address_subtree_match(name.value, base.value);
+    case GeneralNameKind::rfc822_name:
+      return email_subtree_match(name.value, base.value);
+    case GeneralNameKind::uri:
+      return uri_subtree_match(name.value, base.value);
+    case GeneralNameKind::directory_name:
+      return directory_name_subtree_match(name.directory, base.directory);
     case GeneralNameKind::other_name:
     case GeneralNameKind::registered_id:
     case GeneralNameKind::x400_address:
@@ -642,21 +683,28 @@ SubtreeMatch general_name_subtree_match(const GeneralName& name, const GeneralNa
 
 bool subtree_is_well_formed(const GeneralName& base) {
   switch (base.kind) {
-    case GeneralNameKind::dns_name: return dns_constraint_is_well_formed(base.value);
-    case GeneralNameKind::ip_address: return ip_constraint_is_well_formed(base.value);
-    case GeneralNameKind::rfc822_name: return email_constraint_is_well_formed(base.value);
-    case GeneralNameKind::uri: return uri_constraint_is_well_formed(base.value);
-    default: return true;  // directoryName has no syntax beyond DER; opaque kinds have none we know
+    case GeneralNameKind::dns_name:
+      return dns_constraint_is_well_formed(base.value);
+    case GeneralNameKind::ip_address:
+      return ip_constraint_is_well_formed(base.value);
+    case GeneralNameKind::rfc822_name:
+      return email_constraint_is_well_formed(base.value);
+    case GeneralNameKind::uri:
+      return uri_constraint_is_well_formed(base.value);
+    default:
+      return true;  // directoryName has no syntax beyond DER; opaque kinds have none we know
   }
 }
 
-ConstrainedNames ConstrainedNames::of(const Certificate& certificate, ConstrainedPosition position) {
+ConstrainedNames ConstrainedNames::of(const Certificate& certificate,
+                                      ConstrainedPosition position) {
   ConstrainedNames names;
   names.subject = &certificate.subject();
   names.has_subject_alt_name_extension = certificate.find_extension(kOidSubjectAltName) != nullptr;
   const auto& defects = certificate.defects();
   names.subject_alt_name_undecodable =
-      std::find(defects.begin(), defects.end(), CertificateDefect::malformed_subject_alt_name) != defects.end();
+      std::find(defects.begin(), defects.end(), CertificateDefect::malformed_subject_alt_name) !=
+      defects.end();
   if (const auto& alt_names = certificate.subject_alt_names()) names.subject_alt_names = *alt_names;
   names.position = position;
   return names;
@@ -668,7 +716,8 @@ NameConstraintResult check_constrained_names(const NameConstraintsExtension& con
 
   if (names.subject_alt_name_undecodable) {
     return failure(NameConstraintVerdict::malformed_name,
-                   "subjectAltName could not be decoded, so its names cannot be checked against the constraints");
+                   "subjectAltName could not be decoded, so its names cannot be checked against "
+                   "the constraints");
   }
 
   const SubtreesByKind permitted = group_by_kind(constraints.permitted);
@@ -680,7 +729,8 @@ NameConstraintResult check_constrained_names(const NameConstraintsExtension& con
     PresentedName name;
     name.general_name = &alt_name;
     name.kind = alt_name.kind;
-    if (NameConstraintResult result = check_one_name(name, permitted, excluded, budget); !result.ok()) {
+    if (NameConstraintResult result = check_one_name(name, permitted, excluded, budget);
+        !result.ok()) {
       return result;
     }
   }
@@ -694,7 +744,8 @@ NameConstraintResult check_constrained_names(const NameConstraintsExtension& con
     name.kind = GeneralNameKind::directory_name;
     name.directory = &subject;
     name.origin = "subject";
-    if (NameConstraintResult result = check_one_name(name, permitted, excluded, budget); !result.ok()) {
+    if (NameConstraintResult result = check_one_name(name, permitted, excluded, budget);
+        !result.ok()) {
       return result;
     }
   }
@@ -714,7 +765,8 @@ NameConstraintResult check_constrained_names(const NameConstraintsExtension& con
         name = common_name_as_host(attribute);
       }
       if (!name) continue;
-      if (NameConstraintResult result = check_one_name(*name, permitted, excluded, budget); !result.ok()) {
+      if (NameConstraintResult result = check_one_name(*name, permitted, excluded, budget);
+          !result.ok()) {
         return result;
       }
     }

@@ -70,11 +70,11 @@ namespace parley::pki {
 
 enum class NameConstraintVerdict {
   satisfied,
-  not_permitted,          // a name of a constrained kind lies outside every permitted subtree
-  excluded,               // a name lies inside an excluded subtree
-  unsupported_constraint, // a constraint of a kind Parley cannot evaluate applies to a name
-  malformed_constraint,   // a subtree is not well formed (bad IP mask, invalid DNS constraint, ...)
-  malformed_name,         // a name in the certificate is not well formed for its kind
+  not_permitted,           // a name of a constrained kind lies outside every permitted subtree
+  excluded,                // a name lies inside an excluded subtree
+  unsupported_constraint,  // a constraint of a kind Parley cannot evaluate applies to a name
+  malformed_constraint,  // a subtree is not well formed (bad IP mask, invalid DNS constraint, ...)
+  malformed_name,        // a name in the certificate is not well formed for its kind
   budget_exhausted,
 };
 
@@ -129,7 +129,8 @@ SubtreeMatch dns_name_subtree_match(std::string_view name, std::string_view base
 SubtreeMatch ip_address_subtree_match(std::string_view address, std::string_view address_and_mask);
 SubtreeMatch email_subtree_match(std::string_view email, std::string_view base);
 SubtreeMatch uri_subtree_match(std::string_view uri, std::string_view base);
-SubtreeMatch directory_name_subtree_match(const DistinguishedName& name, const DistinguishedName& base);
+SubtreeMatch directory_name_subtree_match(const DistinguishedName& name,
+                                          const DistinguishedName& base);
 // Dispatches on the kind; names and subtrees of different kinds are always outside each other.
 SubtreeMatch general_name_subtree_match(const GeneralName& name, const GeneralName& base);
 // Whether a subtree is well formed for its kind (the checks *_subtree_match make on `base`).

@@ -33,8 +33,8 @@ std::string ipv6_octets(std::initializer_list<int> groups) {
 std::string subtree(const std::string& address, int prefix) {
   std::string mask(address.size(), '\0');
   for (int bit = 0; bit < prefix; ++bit) {
-    mask[static_cast<std::size_t>(bit / 8)] =
-        static_cast<char>(static_cast<unsigned char>(mask[static_cast<std::size_t>(bit / 8)]) | (0x80 >> (bit % 8)));
+    mask[static_cast<std::size_t>(bit / 8)] = static_cast<char>(
+        static_cast<unsigned char>(mask[static_cast<std::size_t>(bit / 8)]) | (0x80 >> (bit % 8)));
   }
   return address + mask;
 }
@@ -75,13 +75,27 @@ GeneralName general(GeneralNameKind kind, std::string value) {
   name.value = std::move(value);
   return name;
 }
-GeneralName dns(std::string value) { return general(GeneralNameKind::dns_name, std::move(value)); }
-GeneralName ip(std::string value) { return general(GeneralNameKind::ip_address, std::move(value)); }
-GeneralName email(std::string value) { return general(GeneralNameKind::rfc822_name, std::move(value)); }
-GeneralName uri(std::string value) { return general(GeneralNameKind::uri, std::move(value)); }
-GeneralName registered_id(std::string value) { return general(GeneralNameKind::registered_id, std::move(value)); }
-GeneralName x400(std::string value) { return general(GeneralNameKind::x400_address, std::move(value)); }
-GeneralName edi_party() { return general(GeneralNameKind::edi_party_name, ""); }
+GeneralName dns(std::string value) {
+  return general(GeneralNameKind::dns_name, std::move(value));
+}
+GeneralName ip(std::string value) {
+  return general(GeneralNameKind::ip_address, std::move(value));
+}
+GeneralName email(std::string value) {
+  return general(GeneralNameKind::rfc822_name, std::move(value));
+}
+GeneralName uri(std::string value) {
+  return general(GeneralNameKind::uri, std::move(value));
+}
+GeneralName registered_id(std::string value) {
+  return general(GeneralNameKind::registered_id, std::move(value));
+}
+GeneralName x400(std::string value) {
+  return general(GeneralNameKind::x400_address, std::move(value));
+}
+GeneralName edi_party() {
+  return general(GeneralNameKind::edi_party_name, "");
+}
 GeneralName other(std::string type, std::string value) {
   GeneralName name = general(GeneralNameKind::other_name, std::move(value));
   name.other_name_type = std::move(type);
@@ -107,8 +121,8 @@ TEST(NameConstraints, DnsNameSubtrees) {
   const std::vector<StringMatchRow> rows = {
       // exact and subdomains (RFC 5280: "adding zero or more labels to the left-hand side")
       {"example.com", "example.com", within},
-      {"foo.bar.example.com", "example.com", within},       // rfc5280::nc::permitted-dns-match-more
-      {"not-example.com", "example.com", outside},          // rfc5280::nc::permitted-dns-mismatch
+      {"foo.bar.example.com", "example.com", within},  // rfc5280::nc::permitted-dns-match-more
+      {"not-example.com", "example.com", outside},     // rfc5280::nc::permitted-dns-mismatch
       {"example.com", "foo.example.com", outside},
       {"host1.example.com", "host.example.com", outside},
       {"example.co", "example.com", outside},
@@ -130,20 +144,24 @@ TEST(NameConstraints, DnsNameSubtrees) {
       {"localhost", "localhost", within},
       {"localhost", "test.localhost", outside},
       // presented wildcards stand for one label
-      {"*.example.com", "example.com", within},             // webpki::nc::nc-permits-dns-san-pattern
+      {"*.example.com", "example.com", within},  // webpki::nc::nc-permits-dns-san-pattern
       {"*.foo.example.com", "example.com", within},
-      {"*.example.com", "foo.example.com", partly_within},  // cve::cve-2025-61727-nc-permits-variant
-      {"*.example.com", "bar.example.com", partly_within},  // rfc5280::nc::nc-forbids-dnsname-wildcard-san
+      {"*.example.com", "foo.example.com",
+       partly_within},  // cve::cve-2025-61727-nc-permits-variant
+      {"*.example.com", "bar.example.com",
+       partly_within},  // rfc5280::nc::nc-forbids-dnsname-wildcard-san
       {"*.example.com", "BAR.Example.com", partly_within},
-      {"*.example.com", "a.b.example.com", outside},        // one label cannot reach two levels down
+      {"*.example.com", "a.b.example.com", outside},  // one label cannot reach two levels down
       {"*.example.com", "other.com", outside},
       {"*.example.com", "example.org", outside},
       // malformed constraints: RFC 5280 has no leading-dot or wildcard DNS form
-      {"foo.example.com", ".example.com", malformed_constraint},  // rfc5280::nc::invalid-dnsname-leading-period
-      {"foo.example.com", "*.example.com", malformed_constraint},  // rfc5280::nc::invalid-dnsname-wildcard
+      {"foo.example.com", ".example.com",
+       malformed_constraint},  // rfc5280::nc::invalid-dnsname-leading-period
+      {"foo.example.com", "*.example.com",
+       malformed_constraint},  // rfc5280::nc::invalid-dnsname-wildcard
       {"foo.example.com", "*", malformed_constraint},
       {"foo.example.com", "f*.example.com", malformed_constraint},
-      {"1.1.1.1", "1.1.1.1", malformed_constraint},               // an IP address is not a DNS name
+      {"1.1.1.1", "1.1.1.1", malformed_constraint},  // an IP address is not a DNS name
       {"foo.example.com", "127.0.0.1", malformed_constraint},
       {"foo.example.com", "example..com", malformed_constraint},
       {"foo.example.com", "-example.com", malformed_constraint},
@@ -167,7 +185,8 @@ TEST(NameConstraints, DnsNameSubtrees) {
   };
   for (const auto& row : rows) {
     SCOPED_TRACE("name \"" + row.name + "\", subtree \"" + row.base + "\"");
-    EXPECT_EQ(to_string(dns_name_subtree_match(row.name, row.base)), std::string(to_string(row.expected)));
+    EXPECT_EQ(to_string(dns_name_subtree_match(row.name, row.base)),
+              std::string(to_string(row.expected)));
   }
 }
 
@@ -179,17 +198,20 @@ TEST(NameConstraints, IpAddressSubtrees) {
   const std::string v6_doc = ipv6_octets({0x2001, 0xdb8, 0, 0, 0, 0, 0, 0x42});
   const std::string v4_mapped = ipv6_octets({0, 0, 0, 0, 0, 0xffff, 0xc000, 0x0201});
   const std::vector<StringMatchRow> rows = {
-      {v4_192_0_2_1, subtree(octets({192, 0, 2, 0}), 24), within},   // rfc5280::nc::permitted-ipv4-match
-      {v4_192_0_3_1, subtree(octets({192, 0, 2, 0}), 24), outside},  // rfc5280::nc::permitted-ip-mismatch
+      {v4_192_0_2_1, subtree(octets({192, 0, 2, 0}), 24),
+       within},  // rfc5280::nc::permitted-ipv4-match
+      {v4_192_0_3_1, subtree(octets({192, 0, 2, 0}), 24),
+       outside},  // rfc5280::nc::permitted-ip-mismatch
       {v4_192_0_2_1, subtree(octets({192, 0, 2, 1}), 32), within},
       {v4_192_0_2_1, subtree(octets({192, 0, 2, 2}), 32), outside},
-      {v4_192_0_2_1, subtree(octets({0, 0, 0, 0}), 0), within},      // 0.0.0.0/0 holds all of IPv4
+      {v4_192_0_2_1, subtree(octets({0, 0, 0, 0}), 0), within},  // 0.0.0.0/0 holds all of IPv4
       {v4_192_0_2_1, subtree(octets({192, 0, 0, 0}), 22), within},
       {v4_192_0_2_1, subtree(octets({192, 0, 4, 0}), 22), outside},
-      {v4_192_0_2_1, subtree(octets({192, 0, 2, 77}), 24), within},  // host bits in the subtree ignored
+      {v4_192_0_2_1, subtree(octets({192, 0, 2, 77}), 24),
+       within},  // host bits in the subtree ignored
       {octets({127, 0, 0, 1}), subtree(octets({127, 0, 0, 0}), 24), within},
       {octets({1, 1, 1, 1}), subtree(octets({127, 0, 0, 0}), 24), outside},
-      {v6_loopback, subtree(v6_loopback, 128), within},              // rfc5280::nc::permitted-ipv6-match
+      {v6_loopback, subtree(v6_loopback, 128), within},  // rfc5280::nc::permitted-ipv6-match
       {v6_doc, subtree(ipv6_octets({0x2001, 0xdb8, 0, 0, 0, 0, 0, 0}), 32), within},
       {v6_doc, subtree(ipv6_octets({0x2001, 0xdb9, 0, 0, 0, 0, 0, 0}), 32), outside},
       {v6_doc, subtree(std::string(16, '\0'), 0), within},
@@ -208,8 +230,10 @@ TEST(NameConstraints, IpAddressSubtrees) {
       {v4_192_0_2_1, octets({192, 0, 2, 0, 255, 0, 255, 0}), malformed_constraint},
       {v4_192_0_2_1, octets({192, 0, 2, 0, 255, 255, 255, 1}), malformed_constraint},
       {v4_192_0_2_1, octets({192, 0, 2, 0, 0x7f, 255, 255, 0}), malformed_constraint},
-      {v6_loopback, v6_loopback + ipv6_octets({0xffff, 0, 0xffff, 0, 0, 0, 0, 0}), malformed_constraint},
-      // malformed names: a CIDR range in a SAN (rfc5280::nc::nc-permits-invalid-ip-san), odd lengths
+      {v6_loopback, v6_loopback + ipv6_octets({0xffff, 0, 0xffff, 0, 0, 0, 0, 0}),
+       malformed_constraint},
+      // malformed names: a CIDR range in a SAN (rfc5280::nc::nc-permits-invalid-ip-san), odd
+      // lengths
       {subtree(octets({192, 0, 2, 0}), 24), subtree(octets({192, 0, 2, 0}), 24), malformed_name},
       {"", subtree(octets({192, 0, 2, 0}), 24), malformed_name},
       {octets({192, 0, 2}), subtree(octets({192, 0, 2, 0}), 24), malformed_name},
@@ -242,19 +266,21 @@ TEST(NameConstraints, EmailSubtrees) {
       {"foo@example.com", ".example.com", outside},
       {"foo@notexample.com", ".example.com", outside},
       // characters are literal: "*" is a mailbox name, never a pattern
-      {"*@example.com", "*@example.com", within},                  // ...literal-asterisk-exact-match
-      {"user@example.com", "*@example.com", outside},              // ...literal-asterisk-rejects-user
-      {"*@subdomain.example.com", "*@example.com", outside},       // ...literal-asterisk-rejects-subdomain
-      {"**@example.com", "**@example.com", within},                // ...literal-double-asterisk
-      {"*@example.com", "**@example.com", outside},                // ...literal-double-asterisk-rejects-single
-      {"user*@example.com", "user*@example.com", within},          // ...literal-mid-asterisk
+      {"*@example.com", "*@example.com", within},      // ...literal-asterisk-exact-match
+      {"user@example.com", "*@example.com", outside},  // ...literal-asterisk-rejects-user
+      {"*@subdomain.example.com", "*@example.com",
+       outside},                                     // ...literal-asterisk-rejects-subdomain
+      {"**@example.com", "**@example.com", within},  // ...literal-double-asterisk
+      {"*@example.com", "**@example.com", outside},  // ...literal-double-asterisk-rejects-single
+      {"user*@example.com", "user*@example.com", within},  // ...literal-mid-asterisk
       {"user@example.com", "user*@example.com", outside},
       // quoted local parts
       {"\"a@b\"@example.com", "example.com", within},
       {"\"a b\"@example.com", "\"a b\"@example.com", within},
       {"first.last@example.com", "example.com", within},
       // malformed names
-      {"invalid@address@example.com", "example.com", malformed_name},  // ...nc-permits-invalid-email-san
+      {"invalid@address@example.com", "example.com",
+       malformed_name},  // ...nc-permits-invalid-email-san
       {"example.com", "example.com", malformed_name},
       {"@example.com", "example.com", malformed_name},
       {"foo@", "example.com", malformed_name},
@@ -267,7 +293,8 @@ TEST(NameConstraints, EmailSubtrees) {
       {"\"unterminated@example.com", "example.com", malformed_name},
       {std::string(65, 'a') + "@example.com", "example.com", malformed_name},
       // malformed constraints
-      {"foo@example.com", "invalid@invalid@example.com", malformed_constraint},  // ...invalid-email-address
+      {"foo@example.com", "invalid@invalid@example.com",
+       malformed_constraint},  // ...invalid-email-address
       {"foo@example.com", "", malformed_constraint},
       {"foo@example.com", ".", malformed_constraint},
       {"foo@example.com", "..example.com", malformed_constraint},
@@ -277,7 +304,8 @@ TEST(NameConstraints, EmailSubtrees) {
   };
   for (const auto& row : rows) {
     SCOPED_TRACE("name \"" + row.name + "\", subtree \"" + row.base + "\"");
-    EXPECT_EQ(to_string(email_subtree_match(row.name, row.base)), std::string(to_string(row.expected)));
+    EXPECT_EQ(to_string(email_subtree_match(row.name, row.base)),
+              std::string(to_string(row.expected)));
   }
 }
 
@@ -325,7 +353,8 @@ TEST(NameConstraints, UriSubtrees) {
   };
   for (const auto& row : rows) {
     SCOPED_TRACE("name \"" + row.name + "\", subtree \"" + row.base + "\"");
-    EXPECT_EQ(to_string(uri_subtree_match(row.name, row.base)), std::string(to_string(row.expected)));
+    EXPECT_EQ(to_string(uri_subtree_match(row.name, row.base)),
+              std::string(to_string(row.expected)));
   }
 }
 
@@ -340,9 +369,10 @@ TEST(NameConstraints, DirectoryNameSubtrees) {
   using enum SubtreeMatch;
   const std::vector<DirectoryRow> rows = {
       {"equal", name_of({{{kOidCommonName, "foo"}}}), name_of({{{kOidCommonName, "foo"}}}), within},
-      {"different value", name_of({{{kOidCommonName, "not-foo"}}}), name_of({{{kOidCommonName, "foo"}}}), outside},
-      {"canonical values compare, not the text",
-       name_of({{{kOidCommonName, "FOO"}}}), name_of({{{kOidCommonName, "foo"}}}), within},
+      {"different value", name_of({{{kOidCommonName, "not-foo"}}}),
+       name_of({{{kOidCommonName, "foo"}}}), outside},
+      {"canonical values compare, not the text", name_of({{{kOidCommonName, "FOO"}}}),
+       name_of({{{kOidCommonName, "foo"}}}), within},
       {"different attribute type", name_of({{{kOidOrganization, "foo"}}}),
        name_of({{{kOidCommonName, "foo"}}}), outside},
       {"base is a prefix of the RDNs",
@@ -355,18 +385,19 @@ TEST(NameConstraints, DirectoryNameSubtrees) {
        name_of({{{kOidCountry, "US"}}, {{kOidOrganization, "Acme"}}}), outside},
       {"the empty base holds every name", name_of({{{kOidCountry, "US"}}}), name_of({}), within},
       {"multi-valued RDNs are sets",
-       name_of({{{kOidOrganization, "Acme"}, {kOidOrganizationalUnit, "Web"}}, {{kOidCommonName, "h"}}}),
+       name_of({{{kOidOrganization, "Acme"}, {kOidOrganizationalUnit, "Web"}},
+                {{kOidCommonName, "h"}}}),
        name_of({{{kOidOrganizationalUnit, "Web"}, {kOidOrganization, "Acme"}}}), within},
       {"a multi-valued RDN is not a prefix of its own members",
        name_of({{{kOidOrganization, "Acme"}, {kOidOrganizationalUnit, "Web"}}}),
        name_of({{{kOidOrganization, "Acme"}}}), outside},
-      {"RDN order matters",
-       name_of({{{kOidOrganization, "Acme"}}, {{kOidCountry, "US"}}}),
+      {"RDN order matters", name_of({{{kOidOrganization, "Acme"}}, {{kOidCountry, "US"}}}),
        name_of({{{kOidCountry, "US"}}, {{kOidOrganization, "Acme"}}}), outside},
   };
   for (const auto& row : rows) {
     SCOPED_TRACE(row.description);
-    EXPECT_EQ(to_string(directory_name_subtree_match(row.name, row.base)), std::string(to_string(row.expected)));
+    EXPECT_EQ(to_string(directory_name_subtree_match(row.name, row.base)),
+              std::string(to_string(row.expected)));
   }
 }
 
@@ -383,25 +414,28 @@ TEST(NameConstraints, GeneralNameDispatchAndOpaqueKinds) {
       {"kinds never cross", dns("example.com"), ip(subtree(octets({192, 0, 2, 0}), 24)), outside},
       {"dNSName against rfc822Name", dns("example.com"), email("example.com"), outside},
       {"dispatches dNSName", dns("a.example.com"), dns("example.com"), within},
-      {"dispatches directoryName", directory({{{kOidCommonName, "foo"}}}), directory({{{kOidCommonName, "foo"}}}),
-       within},
+      {"dispatches directoryName", directory({{{kOidCommonName, "foo"}}}),
+       directory({{{kOidCommonName, "foo"}}}), within},
       // otherName: same type-id and same value bytes is the one relation Parley can be sure of
-      {"otherName equal", other("1.3.6.1.4.1.55738.666.3", kNullValue), other("1.3.6.1.4.1.55738.666.3", kNullValue),
-       within},  // rfc5280::nc::nc-forbids-othername
+      {"otherName equal", other("1.3.6.1.4.1.55738.666.3", kNullValue),
+       other("1.3.6.1.4.1.55738.666.3", kNullValue), within},  // rfc5280::nc::nc-forbids-othername
       {"otherName of another type-id", other(kOidXmppAddr, kXmppAddrValue),
        other("1.3.6.1.4.1.55738.666.3", kNullValue), outside},
       {"otherName same type, other value", other(kOidXmppAddr, kXmppAddrValue),
        other(kOidXmppAddr, octets({0x0c, 0x01, 'b'})), undecidable},
-      {"otherName without captured bytes", other(kOidXmppAddr, ""), other(kOidXmppAddr, ""), undecidable},
+      {"otherName without captured bytes", other(kOidXmppAddr, ""), other(kOidXmppAddr, ""),
+       undecidable},
       {"registeredID equal", registered_id("1.2.3.4"), registered_id("1.2.3.4"), within},
       {"registeredID different", registered_id("1.2.3.4.5"), registered_id("1.2.3.4"), undecidable},
       {"x400Address equal", x400(octets({0x30, 0x00})), x400(octets({0x30, 0x00})), within},
-      {"x400Address different", x400(octets({0x30, 0x00})), x400(octets({0x30, 0x01, 0x00})), undecidable},
+      {"x400Address different", x400(octets({0x30, 0x00})), x400(octets({0x30, 0x01, 0x00})),
+       undecidable},
       {"ediPartyName keeps no bytes", edi_party(), edi_party(), undecidable},
   };
   for (const auto& row : rows) {
     SCOPED_TRACE(row.description);
-    EXPECT_EQ(to_string(general_name_subtree_match(row.name, row.base)), std::string(to_string(row.expected)));
+    EXPECT_EQ(to_string(general_name_subtree_match(row.name, row.base)),
+              std::string(to_string(row.expected)));
   }
 }
 
@@ -487,7 +521,8 @@ TEST(NameConstraints, CheckOneCertificate) {
   using enum NameConstraintVerdict;
   const DistinguishedName no_subject;
   const DistinguishedName cn_example = name_of({{{kOidCommonName, "example.com"}}});
-  const DistinguishedName cn_localhost = name_of({{{kOidOrganization, "bettertls.com"}}, {{kOidCommonName, "test.localhost"}}});
+  const DistinguishedName cn_localhost =
+      name_of({{{kOidOrganization, "bettertls.com"}}, {{kOidCommonName, "test.localhost"}}});
   const DistinguishedName cn_loopback = name_of({{{kOidCommonName, "127.0.0.1"}}});
   const DistinguishedName cn_free_text = name_of({{{kOidCommonName, "My Test Server"}}});
   const DistinguishedName cn_wildcard = name_of({{{kOidCommonName, "*.example.com"}}});
@@ -495,120 +530,384 @@ TEST(NameConstraints, CheckOneCertificate) {
   const DistinguishedName cn_not_foo = name_of({{{kOidCommonName, "not-foo"}}});
   const DistinguishedName with_email =
       name_of({{{kOidCommonName, "x"}}, {{kOidEmailAddress, "someone@evil.com"}}});
-  const DistinguishedName with_bad_email = name_of({{{kOidCommonName, "x"}}, {{kOidEmailAddress, "not an address"}}});
+  const DistinguishedName with_bad_email =
+      name_of({{{kOidCommonName, "x"}}, {{kOidEmailAddress, "not an address"}}});
   const std::string loopback_24 = subtree(octets({127, 0, 0, 0}), 24);
   const std::string doc_24 = subtree(octets({192, 0, 2, 0}), 24);
 
   const std::vector<CheckRow> rows = {
       // permitted and excluded, RFC 5280 6.1.3 (b) (c)
-      {"permitted dNSName holds the SAN", {{dns("example.com")}, {}}, {dns("example.com")}, kWithSan, cn_example,
-       kLeaf, satisfied},
-      {"SAN outside the permitted dNSName", {{dns("example.com")}, {}}, {dns("not-example.com")}, kWithSan,
-       cn_example, kLeaf, not_permitted},
-      {"every SAN must be permitted", {{dns("example.com")}, {}}, {dns("a.example.com"), dns("b.example.org")},
-       kWithSan, cn_example, kLeaf, not_permitted},
-      {"any one permitted subtree is enough", {{dns("example.org"), dns("example.com")}, {}},
-       {dns("a.example.com"), dns("b.example.org")}, kWithSan, no_subject, kLeaf, satisfied},
-      {"excluded second SAN", {{}, {dns("not-allowed.example.com")}},
-       {dns("example.com"), dns("not-allowed.example.com")}, kWithSan, cn_example, kLeaf, excluded},
-      {"excluded wins over permitted", {{dns("example.com")}, {dns("example.com")}}, {dns("example.com")}, kWithSan,
-       cn_example, kLeaf, excluded},
-      {"constraints of another kind restrict nothing", {{ip(doc_24)}, {ip(doc_24)}}, {dns("example.com")},
-       kWithSan, cn_example, kLeaf, satisfied},
-      {"permitted IP, IP SAN inside", {{ip(doc_24)}, {}}, {ip(octets({192, 0, 2, 1}))}, kWithSan, cn_example, kLeaf,
+      {"permitted dNSName holds the SAN",
+       {{dns("example.com")}, {}},
+       {dns("example.com")},
+       kWithSan,
+       cn_example,
+       kLeaf,
        satisfied},
-      {"IPv6 SAN under an IPv4-only permitted list", {{ip(doc_24)}, {}}, {ip(ipv6_octets({0, 0, 0, 0, 0, 0, 0, 1}))},
-       kWithSan, cn_example, kLeaf, not_permitted},
-      {"wildcard SAN reaching an excluded host", {{dns("example.com")}, {dns("bar.example.com")}},
-       {dns("*.example.com")}, kWithSan, cn_example, kLeaf, excluded},
-      {"wildcard SAN wider than the permitted host", {{dns("foo.example.com")}, {}}, {dns("*.example.com")},
-       kWithSan, cn_example, kLeaf, not_permitted},
-      // malformed names of a constrained kind fail; of an unconstrained kind they are not looked at
-      {"malformed dNSName under a DNS constraint", {{dns("example.com")}, {}},
-       {dns(".example.com"), dns("foo.example.com")}, kWithSan, cn_example, kLeaf, malformed_name},
-      {"malformed dNSName under an excluded-only DNS constraint", {{}, {dns("bad.example.com")}},
-       {dns("foo..example.com")}, kWithSan, cn_example, kLeaf, malformed_name},
-      {"malformed dNSName, only IP constrained", {{ip(doc_24)}, {}}, {dns(".example.com")}, kWithSan, cn_example,
-       kLeaf, satisfied},
-      {"CIDR range as an IP SAN", {{ip(doc_24)}, {}}, {ip(doc_24), ip(octets({192, 0, 2, 1}))}, kWithSan, cn_example,
-       kLeaf, malformed_name},
-      {"malformed rfc822Name", {{email("example.com")}, {}},
-       {email("good@example.com"), email("invalid@address@example.com")}, kWithSan, cn_example, kLeaf,
-       malformed_name},
-      {"undecodable subjectAltName fails closed", {{dns("example.com")}, {}}, {}, AltNameExtension::undecodable,
-       cn_example, kLeaf, malformed_name},
-      // malformed constraints reject even when no name of that kind is present
-      {"leading-dot DNS constraint", {{dns(".example.com")}, {}}, {dns("foo.example.com")}, kWithSan, cn_example,
-       kLeaf, malformed_constraint},
-      {"bare IPv4 address as a constraint", {{ip(octets({127, 0, 0, 1}))}, {}}, {dns("example.com")}, kWithSan,
-       cn_example, kLeaf, malformed_constraint},
-      {"malformed rfc822Name constraint", {{email("invalid@invalid@example.com")}, {}}, {email("a@example.com")},
-       kWithSan, cn_example, kLeaf, malformed_constraint},
-      // directoryName: the subject and SAN directoryNames (rfc5280::nc::*-dn-*)
-      {"permitted DN holds subject and SAN", {{directory({{{kOidCommonName, "foo"}}})}, {}},
-       {directory({{{kOidCommonName, "foo"}}})}, kWithSan, cn_foo, kLeaf, satisfied},
-      {"permitted DN, subject outside", {{directory({{{kOidCommonName, "foo"}}})}, {}},
-       {directory({{{kOidCommonName, "foo"}}})}, kWithSan, cn_not_foo, kLeaf, not_permitted},
-      {"excluded DN matches the subject only", {{}, {directory({{{kOidCommonName, "foo"}}})}},
-       {directory({{{kOidCommonName, "not-foo"}}})}, kWithSan, cn_foo, kLeaf, excluded},
-      {"an empty subject is not checked", {{directory({{{kOidCommonName, "foo"}}})}, {}}, {dns("example.com")},
-       kWithSan, no_subject, kLeaf, satisfied},
-      {"intermediate subjects are checked too", {{directory({{{kOidCommonName, "foo"}}})}, {}}, {}, kNoSan,
-       cn_not_foo, kIntermediate, not_permitted},
-      // subject emailAddress obeys rfc822Name constraints
-      {"subject emailAddress outside the permitted mailboxes", {{email("example.com")}, {}}, {}, kNoSan,
-       with_email, kLeaf, not_permitted},
-      {"subject emailAddress excluded", {{}, {email(".com")}}, {dns("example.com")}, kWithSan, with_email,
-       kIntermediate, excluded},
-      {"malformed subject emailAddress", {{email("example.com")}, {}}, {}, kNoSan, with_bad_email, kLeaf,
-       malformed_name},
-      {"subject emailAddress, no rfc822Name constraint", {{dns("example.com")}, {}}, {dns("example.com")}, kWithSan,
-       with_email, kLeaf, satisfied},
-      // the commonName a client might fall back to (leaf, no subjectAltName extension)
-      {"CN host outside the permitted DNS subtree", {{dns("example.com")}, {}}, {}, kNoSan, cn_localhost, kLeaf,
+      {"SAN outside the permitted dNSName",
+       {{dns("example.com")}, {}},
+       {dns("not-example.com")},
+       kWithSan,
+       cn_example,
+       kLeaf,
        not_permitted},
-      {"CN host in an excluded DNS subtree", {{}, {dns("localhost")}}, {}, kNoSan, cn_localhost, kLeaf, excluded},
-      {"CN host inside the permitted DNS subtree", {{dns("localhost")}, {}}, {}, kNoSan, cn_localhost, kLeaf,
+      {"every SAN must be permitted",
+       {{dns("example.com")}, {}},
+       {dns("a.example.com"), dns("b.example.org")},
+       kWithSan,
+       cn_example,
+       kLeaf,
+       not_permitted},
+      {"any one permitted subtree is enough",
+       {{dns("example.org"), dns("example.com")}, {}},
+       {dns("a.example.com"), dns("b.example.org")},
+       kWithSan,
+       no_subject,
+       kLeaf,
        satisfied},
-      {"CN IP literal outside the permitted IP subtree", {{ip(doc_24)}, {}}, {}, kNoSan, cn_loopback, kLeaf,
-       not_permitted},
-      {"CN IP literal in an excluded IP subtree", {{}, {ip(loopback_24)}}, {}, kNoSan, cn_loopback, kLeaf, excluded},
-      {"CN IP literal is not a DNS name", {{dns("example.com")}, {}}, {}, kNoSan, cn_loopback, kLeaf, satisfied},
-      {"CN wildcard reaching an excluded host", {{}, {dns("bar.example.com")}}, {}, kNoSan, cn_wildcard, kLeaf,
+      {"excluded second SAN",
+       {{}, {dns("not-allowed.example.com")}},
+       {dns("example.com"), dns("not-allowed.example.com")},
+       kWithSan,
+       cn_example,
+       kLeaf,
        excluded},
-      {"free-text CN is not a host name", {{dns("example.com")}, {}}, {}, kNoSan, cn_free_text, kLeaf, satisfied},
-      {"CN ignored when a subjectAltName exists", {{dns("example.com")}, {}}, {ip(octets({127, 0, 0, 1}))},
-       kWithSan, cn_localhost, kLeaf, satisfied},
-      {"CN ignored even when the subjectAltName is empty", {{dns("example.com")}, {}}, {}, kWithSan, cn_localhost,
-       kLeaf, satisfied},
-      {"CN of an intermediate is not a host name", {{dns("example.com")}, {}}, {}, kNoSan, cn_localhost,
-       kIntermediate, satisfied},
+      {"excluded wins over permitted",
+       {{dns("example.com")}, {dns("example.com")}},
+       {dns("example.com")},
+       kWithSan,
+       cn_example,
+       kLeaf,
+       excluded},
+      {"constraints of another kind restrict nothing",
+       {{ip(doc_24)}, {ip(doc_24)}},
+       {dns("example.com")},
+       kWithSan,
+       cn_example,
+       kLeaf,
+       satisfied},
+      {"permitted IP, IP SAN inside",
+       {{ip(doc_24)}, {}},
+       {ip(octets({192, 0, 2, 1}))},
+       kWithSan,
+       cn_example,
+       kLeaf,
+       satisfied},
+      {"IPv6 SAN under an IPv4-only permitted list",
+       {{ip(doc_24)}, {}},
+       {ip(ipv6_octets({0, 0, 0, 0, 0, 0, 0, 1}))},
+       kWithSan,
+       cn_example,
+       kLeaf,
+       not_permitted},
+      {"wildcard SAN reaching an excluded host",
+       {{dns("example.com")}, {dns("bar.example.com")}},
+       {dns("*.example.com")},
+       kWithSan,
+       cn_example,
+       kLeaf,
+       excluded},
+      {"wildcard SAN wider than the permitted host",
+       {{dns("foo.example.com")}, {}},
+       {dns("*.example.com")},
+       kWithSan,
+       cn_example,
+       kLeaf,
+       not_permitted},
+      // malformed names of a constrained kind fail; of an unconstrained kind they are not looked at
+      {"malformed dNSName under a DNS constraint",
+       {{dns("example.com")}, {}},
+       {dns(".example.com"), dns("foo.example.com")},
+       kWithSan,
+       cn_example,
+       kLeaf,
+       malformed_name},
+      {"malformed dNSName under an excluded-only DNS constraint",
+       {{}, {dns("bad.example.com")}},
+       {dns("foo..example.com")},
+       kWithSan,
+       cn_example,
+       kLeaf,
+       malformed_name},
+      {"malformed dNSName, only IP constrained",
+       {{ip(doc_24)}, {}},
+       {dns(".example.com")},
+       kWithSan,
+       cn_example,
+       kLeaf,
+       satisfied},
+      {"CIDR range as an IP SAN",
+       {{ip(doc_24)}, {}},
+       {ip(doc_24), ip(octets({192, 0, 2, 1}))},
+       kWithSan,
+       cn_example,
+       kLeaf,
+       malformed_name},
+      {"malformed rfc822Name",
+       {{email("example.com")}, {}},
+       {email("good@example.com"), email("invalid@address@example.com")},
+       kWithSan,
+       cn_example,
+       kLeaf,
+       malformed_name},
+      {"undecodable subjectAltName fails closed",
+       {{dns("example.com")}, {}},
+       {},
+       AltNameExtension::undecodable,
+       cn_example,
+       kLeaf,
+       malformed_name},
+      // malformed constraints reject even when no name of that kind is present
+      {"leading-dot DNS constraint",
+       {{dns(".example.com")}, {}},
+       {dns("foo.example.com")},
+       kWithSan,
+       cn_example,
+       kLeaf,
+       malformed_constraint},
+      {"bare IPv4 address as a constraint",
+       {{ip(octets({127, 0, 0, 1}))}, {}},
+       {dns("example.com")},
+       kWithSan,
+       cn_example,
+       kLeaf,
+       malformed_constraint},
+      {"malformed rfc822Name constraint",
+       {{email("invalid@invalid@example.com")}, {}},
+       {email("a@example.com")},
+       kWithSan,
+       cn_example,
+       kLeaf,
+       malformed_constraint},
+      // directoryName: the subject and SAN directoryNames (rfc5280::nc::*-dn-*)
+      {"permitted DN holds subject and SAN",
+       {{directory({{{kOidCommonName, "foo"}}})}, {}},
+       {directory({{{kOidCommonName, "foo"}}})},
+       kWithSan,
+       cn_foo,
+       kLeaf,
+       satisfied},
+      {"permitted DN, subject outside",
+       {{directory({{{kOidCommonName, "foo"}}})}, {}},
+       {directory({{{kOidCommonName, "foo"}}})},
+       kWithSan,
+       cn_not_foo,
+       kLeaf,
+       not_permitted},
+      {"excluded DN matches the subject only",
+       {{}, {directory({{{kOidCommonName, "foo"}}})}},
+       {directory({{{kOidCommonName, "not-foo"}}})},
+       kWithSan,
+       cn_foo,
+       kLeaf,
+       excluded},
+      {"an empty subject is not checked",
+       {{directory({{{kOidCommonName, "foo"}}})}, {}},
+       {dns("example.com")},
+       kWithSan,
+       no_subject,
+       kLeaf,
+       satisfied},
+      {"intermediate subjects are checked too",
+       {{directory({{{kOidCommonName, "foo"}}})}, {}},
+       {},
+       kNoSan,
+       cn_not_foo,
+       kIntermediate,
+       not_permitted},
+      // subject emailAddress obeys rfc822Name constraints
+      {"subject emailAddress outside the permitted mailboxes",
+       {{email("example.com")}, {}},
+       {},
+       kNoSan,
+       with_email,
+       kLeaf,
+       not_permitted},
+      {"subject emailAddress excluded",
+       {{}, {email(".com")}},
+       {dns("example.com")},
+       kWithSan,
+       with_email,
+       kIntermediate,
+       excluded},
+      {"malformed subject emailAddress",
+       {{email("example.com")}, {}},
+       {},
+       kNoSan,
+       with_bad_email,
+       kLeaf,
+       malformed_name},
+      {"subject emailAddress, no rfc822Name constraint",
+       {{dns("example.com")}, {}},
+       {dns("example.com")},
+       kWithSan,
+       with_email,
+       kLeaf,
+       satisfied},
+      // the commonName a client might fall back to (leaf, no subjectAltName extension)
+      {"CN host outside the permitted DNS subtree",
+       {{dns("example.com")}, {}},
+       {},
+       kNoSan,
+       cn_localhost,
+       kLeaf,
+       not_permitted},
+      {"CN host in an excluded DNS subtree",
+       {{}, {dns("localhost")}},
+       {},
+       kNoSan,
+       cn_localhost,
+       kLeaf,
+       excluded},
+      {"CN host inside the permitted DNS subtree",
+       {{dns("localhost")}, {}},
+       {},
+       kNoSan,
+       cn_localhost,
+       kLeaf,
+       satisfied},
+      {"CN IP literal outside the permitted IP subtree",
+       {{ip(doc_24)}, {}},
+       {},
+       kNoSan,
+       cn_loopback,
+       kLeaf,
+       not_permitted},
+      {"CN IP literal in an excluded IP subtree",
+       {{}, {ip(loopback_24)}},
+       {},
+       kNoSan,
+       cn_loopback,
+       kLeaf,
+       excluded},
+      {"CN IP literal is not a DNS name",
+       {{dns("example.com")}, {}},
+       {},
+       kNoSan,
+       cn_loopback,
+       kLeaf,
+       satisfied},
+      {"CN wildcard reaching an excluded host",
+       {{}, {dns("bar.example.com")}},
+       {},
+       kNoSan,
+       cn_wildcard,
+       kLeaf,
+       excluded},
+      {"free-text CN is not a host name",
+       {{dns("example.com")}, {}},
+       {},
+       kNoSan,
+       cn_free_text,
+       kLeaf,
+       satisfied},
+      {"CN ignored when a subjectAltName exists",
+       {{dns("example.com")}, {}},
+       {ip(octets({127, 0, 0, 1}))},
+       kWithSan,
+       cn_localhost,
+       kLeaf,
+       satisfied},
+      {"CN ignored even when the subjectAltName is empty",
+       {{dns("example.com")}, {}},
+       {},
+       kWithSan,
+       cn_localhost,
+       kLeaf,
+       satisfied},
+      {"CN of an intermediate is not a host name",
+       {{dns("example.com")}, {}},
+       {},
+       kNoSan,
+       cn_localhost,
+       kIntermediate,
+       satisfied},
       // opaque kinds (rfc5280::nc::nc-forbids-othername, -noop)
-      {"excluded otherName present", {{dns("example.com")}, {other("1.3.6.1.4.1.55738.666.3", kNullValue)}},
-       {dns("example.com"), other("1.3.6.1.4.1.55738.666.3", kNullValue)}, kWithSan, cn_example, kLeaf, excluded},
-      {"excluded otherName, none present", {{dns("example.com")}, {other("1.3.6.1.4.1.55738.666.3", kNullValue)}},
-       {dns("example.com")}, kWithSan, cn_example, kLeaf, satisfied},
-      {"excluded otherName, another type present", {{}, {other("1.3.6.1.4.1.55738.666.3", kNullValue)}},
-       {other(kOidXmppAddr, kXmppAddrValue)}, kWithSan, cn_example, kLeaf, satisfied},
-      {"excluded otherName, same type, other value", {{}, {other(kOidXmppAddr, octets({0x0c, 0x01, 'b'}))}},
-       {other(kOidXmppAddr, kXmppAddrValue)}, kWithSan, cn_example, kLeaf, unsupported_constraint},
-      {"permitted otherName, another type present", {{other(kOidXmppAddr, kXmppAddrValue)}, {}},
-       {other(kOidSrvName, kXmppAddrValue)}, kWithSan, cn_example, kLeaf, not_permitted},
-      {"permitted otherName, same type, other value", {{other(kOidXmppAddr, octets({0x0c, 0x01, 'b'}))}, {}},
-       {other(kOidXmppAddr, kXmppAddrValue)}, kWithSan, cn_example, kLeaf, unsupported_constraint},
-      {"permitted otherName, exact value", {{other(kOidXmppAddr, kXmppAddrValue)}, {}},
-       {other(kOidXmppAddr, kXmppAddrValue)}, kWithSan, cn_example, kLeaf, satisfied},
-      {"excluded ediPartyName with one present", {{}, {edi_party()}}, {edi_party()}, kWithSan, cn_example, kLeaf,
+      {"excluded otherName present",
+       {{dns("example.com")}, {other("1.3.6.1.4.1.55738.666.3", kNullValue)}},
+       {dns("example.com"), other("1.3.6.1.4.1.55738.666.3", kNullValue)},
+       kWithSan,
+       cn_example,
+       kLeaf,
+       excluded},
+      {"excluded otherName, none present",
+       {{dns("example.com")}, {other("1.3.6.1.4.1.55738.666.3", kNullValue)}},
+       {dns("example.com")},
+       kWithSan,
+       cn_example,
+       kLeaf,
+       satisfied},
+      {"excluded otherName, another type present",
+       {{}, {other("1.3.6.1.4.1.55738.666.3", kNullValue)}},
+       {other(kOidXmppAddr, kXmppAddrValue)},
+       kWithSan,
+       cn_example,
+       kLeaf,
+       satisfied},
+      {"excluded otherName, same type, other value",
+       {{}, {other(kOidXmppAddr, octets({0x0c, 0x01, 'b'}))}},
+       {other(kOidXmppAddr, kXmppAddrValue)},
+       kWithSan,
+       cn_example,
+       kLeaf,
        unsupported_constraint},
-      {"excluded registeredID, none present", {{}, {registered_id("1.2.3")}}, {dns("example.com")}, kWithSan,
-       cn_example, kLeaf, satisfied},
+      {"permitted otherName, another type present",
+       {{other(kOidXmppAddr, kXmppAddrValue)}, {}},
+       {other(kOidSrvName, kXmppAddrValue)},
+       kWithSan,
+       cn_example,
+       kLeaf,
+       not_permitted},
+      {"permitted otherName, same type, other value",
+       {{other(kOidXmppAddr, octets({0x0c, 0x01, 'b'}))}, {}},
+       {other(kOidXmppAddr, kXmppAddrValue)},
+       kWithSan,
+       cn_example,
+       kLeaf,
+       unsupported_constraint},
+      {"permitted otherName, exact value",
+       {{other(kOidXmppAddr, kXmppAddrValue)}, {}},
+       {other(kOidXmppAddr, kXmppAddrValue)},
+       kWithSan,
+       cn_example,
+       kLeaf,
+       satisfied},
+      {"excluded ediPartyName with one present",
+       {{}, {edi_party()}},
+       {edi_party()},
+       kWithSan,
+       cn_example,
+       kLeaf,
+       unsupported_constraint},
+      {"excluded registeredID, none present",
+       {{}, {registered_id("1.2.3")}},
+       {dns("example.com")},
+       kWithSan,
+       cn_example,
+       kLeaf,
+       satisfied},
       // URI
-      {"URI inside the permitted domain", {{uri(".example.com")}, {}}, {uri("https://www.example.com/x")}, kWithSan,
-       cn_example, kLeaf, satisfied},
-      {"URI without a host under a URI constraint", {{uri(".example.com")}, {}}, {uri("urn:example:x")}, kWithSan,
-       cn_example, kLeaf, malformed_name},
-      {"URI without a host, only DNS constrained", {{dns("example.com")}, {}},
-       {dns("example.com"), uri("urn:example:x")}, kWithSan, cn_example, kLeaf, satisfied},
+      {"URI inside the permitted domain",
+       {{uri(".example.com")}, {}},
+       {uri("https://www.example.com/x")},
+       kWithSan,
+       cn_example,
+       kLeaf,
+       satisfied},
+      {"URI without a host under a URI constraint",
+       {{uri(".example.com")}, {}},
+       {uri("urn:example:x")},
+       kWithSan,
+       cn_example,
+       kLeaf,
+       malformed_name},
+      {"URI without a host, only DNS constrained",
+       {{dns("example.com")}, {}},
+       {dns("example.com"), uri("urn:example:x")},
+       kWithSan,
+       cn_example,
+       kLeaf,
+       satisfied},
   };
   for (const auto& row : rows) {
     SCOPED_TRACE(row.description);
@@ -627,8 +926,9 @@ struct ShapeRow {
   NameConstraintVerdict expected;
 };
 
-NameConstraintsExtension shaped(bool permitted_present, GeneralNames permitted, bool excluded_present,
-                                GeneralNames excluded, bool minimum_or_maximum) {
+NameConstraintsExtension shaped(bool permitted_present, GeneralNames permitted,
+                                bool excluded_present, GeneralNames excluded,
+                                bool minimum_or_maximum) {
   NameConstraintsExtension extension;
   extension.permitted_present = permitted_present;
   extension.permitted = std::move(permitted);
@@ -641,12 +941,16 @@ NameConstraintsExtension shaped(bool permitted_present, GeneralNames permitted, 
 TEST(NameConstraints, ExtensionShape) {
   using enum NameConstraintVerdict;
   const std::vector<ShapeRow> rows = {
-      {"neither list (webpki::nc::...-both-null)", shaped(false, {}, false, {}, false), malformed_constraint},
+      {"neither list (webpki::nc::...-both-null)", shaped(false, {}, false, {}, false),
+       malformed_constraint},
       {"both lists empty (webpki::nc::...-both-empty-sequences)", shaped(true, {}, true, {}, false),
        malformed_constraint},
-      {"empty permitted list", shaped(true, {}, true, {dns("bad.example.com")}, false), malformed_constraint},
-      {"empty excluded list", shaped(true, {dns("example.com")}, true, {}, false), malformed_constraint},
-      {"minimum or maximum", shaped(true, {dns("example.com")}, false, {}, true), malformed_constraint},
+      {"empty permitted list", shaped(true, {}, true, {dns("bad.example.com")}, false),
+       malformed_constraint},
+      {"empty excluded list", shaped(true, {dns("example.com")}, true, {}, false),
+       malformed_constraint},
+      {"minimum or maximum", shaped(true, {dns("example.com")}, false, {}, true),
+       malformed_constraint},
       {"permitted only", shaped(true, {dns("example.com")}, false, {}, false), satisfied},
       {"excluded only", shaped(false, {}, true, {dns("bad.example.com")}, false), satisfied},
   };
@@ -684,17 +988,21 @@ TEST(NameConstraints, Budget) {
       {"nothing to compare costs nothing", 0, 0, 5, 0, satisfied, 0},
       {"an empty allowance fails the first comparison", 0, 1, 0, 1, budget_exhausted, 0},
       // pathological::nc-dos-*: 2048 names against 4097 subtrees with the default allowance
-      {"nc-dos shape", BudgetLimits{}.name_constraint_comparisons, 2049, 2048, 2048, budget_exhausted, 0},
+      {"nc-dos shape", BudgetLimits{}.name_constraint_comparisons, 2049, 2048, 2048,
+       budget_exhausted, 0},
   };
   for (const auto& row : rows) {
     SCOPED_TRACE(row.description);
     NameConstraintsExtension extension;
-    for (std::size_t i = 0; i < row.permitted_count; ++i) extension.permitted.push_back(dns("t" + std::to_string(i) + ".test"));
-    for (std::size_t i = 0; i < row.excluded_count; ++i) extension.excluded.push_back(dns("x" + std::to_string(i) + ".test"));
+    for (std::size_t i = 0; i < row.permitted_count; ++i)
+      extension.permitted.push_back(dns("t" + std::to_string(i) + ".test"));
+    for (std::size_t i = 0; i < row.excluded_count; ++i)
+      extension.excluded.push_back(dns("x" + std::to_string(i) + ".test"));
     extension.permitted_present = !extension.permitted.empty();
     extension.excluded_present = !extension.excluded.empty();
     GeneralNames alt_names;
-    for (std::size_t i = 0; i < row.name_count; ++i) alt_names.push_back(dns("t" + std::to_string(i) + ".test"));
+    for (std::size_t i = 0; i < row.name_count; ++i)
+      alt_names.push_back(dns("t" + std::to_string(i) + ".test"));
     ConstrainedNames names;
     names.has_subject_alt_name_extension = true;
     names.subject_alt_names = alt_names;
@@ -723,7 +1031,8 @@ TEST(NameConstraints, BudgetIsSharedAcrossCalls) {
   Budget budget(limits);
   EXPECT_TRUE(check_constrained_names(extension, names, budget).ok());
   EXPECT_TRUE(check_constrained_names(extension, names, budget).ok());
-  EXPECT_EQ(check_constrained_names(extension, names, budget).verdict, NameConstraintVerdict::budget_exhausted);
+  EXPECT_EQ(check_constrained_names(extension, names, budget).verdict,
+            NameConstraintVerdict::budget_exhausted);
 }
 
 struct DetailRow {
@@ -735,15 +1044,23 @@ struct DetailRow {
 
 TEST(NameConstraints, DetailNamesTheNameAndTheSubtree) {
   const std::vector<DetailRow> rows = {
-      {"DNS", {{dns("example.com")}, {}}, {dns("evil.org")},
+      {"DNS",
+       {{dns("example.com")}, {}},
+       {dns("evil.org")},
        "subjectAltName dNSName \"evil.org\" lies outside every permitted dNSName subtree"},
-      {"IPv4", {{}, {ip(subtree(octets({192, 0, 2, 0}), 24))}}, {ip(octets({192, 0, 2, 1}))},
-       "subjectAltName iPAddress \"192.0.2.1\" lies in excluded iPAddress subtree \"192.0.2.0/24\""},
-      {"IPv6", {{}, {ip(subtree(ipv6_octets({0x2001, 0xdb8, 0, 0, 0, 0, 0, 0}), 32))}},
+      {"IPv4",
+       {{}, {ip(subtree(octets({192, 0, 2, 0}), 24))}},
+       {ip(octets({192, 0, 2, 1}))},
+       "subjectAltName iPAddress \"192.0.2.1\" lies in excluded iPAddress subtree "
+       "\"192.0.2.0/24\""},
+      {"IPv6",
+       {{}, {ip(subtree(ipv6_octets({0x2001, 0xdb8, 0, 0, 0, 0, 0, 0}), 32))}},
        {ip(ipv6_octets({0x2001, 0xdb8, 0, 0, 0, 0, 0, 1}))},
        "subjectAltName iPAddress \"2001:db8:0:0:0:0:0:1\" lies in excluded iPAddress subtree "
        "\"2001:db8:0:0:0:0:0:0/32\""},
-      {"control bytes are escaped", {{dns("example.com")}, {}}, {dns(std::string("a\nb.example.com"))},
+      {"control bytes are escaped",
+       {{dns("example.com")}, {}},
+       {dns(std::string("a\nb.example.com"))},
        "subjectAltName dNSName \"a\\x0ab.example.com\" is not well formed"},
   };
   for (const auto& row : rows) {
@@ -752,7 +1069,8 @@ TEST(NameConstraints, DetailNamesTheNameAndTheSubtree) {
     names.has_subject_alt_name_extension = true;
     names.subject_alt_names = row.alt_names;
     Budget budget;
-    EXPECT_EQ(check_constrained_names(extension_of(row.constraints), names, budget).detail, row.expected_detail);
+    EXPECT_EQ(check_constrained_names(extension_of(row.constraints), names, budget).detail,
+              row.expected_detail);
   }
 }
 

@@ -190,8 +190,10 @@ SignerCheck check_signer(OCSP_BASICRESP* response, const Certificate& issuer, Un
   }
 
   if (problems.empty()) {
-    return {false, {}, "signer not found: the responderID names neither the issuer nor a "
-                       "certificate in the response"};
+    return {false,
+            {},
+            "signer not found: the responderID names neither the issuer nor a "
+            "certificate in the response"};
   }
   std::string joined = "response is not signed by the issuer or a responder it authorised: ";
   for (std::size_t i = 0; i < problems.size(); ++i) {
@@ -202,8 +204,7 @@ SignerCheck check_signer(OCSP_BASICRESP* response, const Certificate& issuer, Un
 }
 
 // RFC 6960 4.4 lists the extensions; of the critical ones, only the nonce is ours to process.
-std::optional<std::string> unknown_critical_extension(int count,
-                                                      X509_EXTENSION* (*get)(void*, int),
+std::optional<std::string> unknown_critical_extension(int count, X509_EXTENSION* (*get)(void*, int),
                                                       void* object) {
   for (int i = 0; i < count; ++i) {
     X509_EXTENSION* extension = get(object, i);
@@ -238,11 +239,16 @@ std::optional<std::string> nonce_problem(OCSP_BASICRESP* response,
 // Digests a responder may use in a CertID; anything else is not a CertID we can recompute.
 const EVP_MD* certid_digest(const ASN1_OBJECT* algorithm) {
   switch (OBJ_obj2nid(algorithm)) {
-    case NID_sha1: return EVP_sha1();
-    case NID_sha256: return EVP_sha256();
-    case NID_sha384: return EVP_sha384();
-    case NID_sha512: return EVP_sha512();
-    default: return nullptr;
+    case NID_sha1:
+      return EVP_sha1();
+    case NID_sha256:
+      return EVP_sha256();
+    case NID_sha384:
+      return EVP_sha384();
+    case NID_sha512:
+      return EVP_sha512();
+    default:
+      return nullptr;
   }
 }
 
@@ -333,27 +339,42 @@ SingleVerdict judge_single_response(OCSP_SINGLERESP* single, const OcspVerifyOpt
 
 const char* to_string(OcspStatus status) {
   switch (status) {
-    case OcspStatus::good: return "good";
-    case OcspStatus::revoked: return "revoked";
-    case OcspStatus::unknown: return "unknown";
-    case OcspStatus::invalid: return "invalid";
+    case OcspStatus::good:
+      return "good";
+    case OcspStatus::revoked:
+      return "revoked";
+    case OcspStatus::unknown:
+      return "unknown";
+    case OcspStatus::invalid:
+      return "invalid";
   }
   return "invalid";
 }
 
 const char* crl_reason_name(int reason) {
   switch (reason) {
-    case 0: return "unspecified";
-    case 1: return "keyCompromise";
-    case 2: return "cACompromise";
-    case 3: return "affiliationChanged";
-    case 4: return "superseded";
-    case 5: return "cessationOfOperation";
-    case 6: return "certificateHold";
-    case 8: return "removeFromCRL";
-    case 9: return "privilegeWithdrawn";
-    case 10: return "aACompromise";
-    default: return "unspecified";
+    case 0:
+      return "unspecified";
+    case 1:
+      return "keyCompromise";
+    case 2:
+      return "cACompromise";
+    case 3:
+      return "affiliationChanged";
+    case 4:
+      return "superseded";
+    case 5:
+      return "cessationOfOperation";
+    case 6:
+      return "certificateHold";
+    case 8:
+      return "removeFromCRL";
+    case 9:
+      return "privilegeWithdrawn";
+    case 10:
+      return "aACompromise";
+    default:
+      return "unspecified";
   }
 }
 
@@ -370,16 +391,16 @@ Result<OcspRequest> build_ocsp_request(const Certificate& certificate, const Cer
     return fail(Error::crypto("cannot compute the OCSP CertID: " + openssl::last_error_text()));
   }
   if (OCSP_request_add0_id(request.get(), id.get()) == nullptr) {
-    return fail(Error::crypto("cannot add the CertID to the OCSP request: " +
-                              openssl::last_error_text()));
+    return fail(
+        Error::crypto("cannot add the CertID to the OCSP request: " + openssl::last_error_text()));
   }
   static_cast<void>(id.release());  // the request owns it now
 
   OcspRequest built;
   if (nonce_mode == OcspNonceMode::send_and_require_echo) {
     if (OCSP_request_add1_nonce(request.get(), nullptr, kNonceLength) != 1) {
-      return fail(Error::crypto("cannot add a nonce to the OCSP request: " +
-                                openssl::last_error_text()));
+      return fail(
+          Error::crypto("cannot add a nonce to the OCSP request: " + openssl::last_error_text()));
     }
     const int index = OCSP_REQUEST_get_ext_by_NID(request.get(), NID_id_pkix_OCSP_Nonce, -1);
     X509_EXTENSION* extension = index < 0 ? nullptr : OCSP_REQUEST_get_ext(request.get(), index);
@@ -441,8 +462,7 @@ OcspResult verify_ocsp_response(std::span<const std::uint8_t> der, const Certifi
   }
   const int extension_count = OCSP_BASICRESP_get_ext_count(bs);
   if (extension_count > kMaxExtensions) {
-    return invalid("response carries more than " + std::to_string(kMaxExtensions) +
-                   " extensions");
+    return invalid("response carries more than " + std::to_string(kMaxExtensions) + " extensions");
   }
 
   SignerCheck signer = check_signer(bs, issuer, options.now, budget);
@@ -484,8 +504,9 @@ OcspResult verify_ocsp_response(std::span<const std::uint8_t> der, const Certifi
   }
   ERR_clear_error();
   if (matches.empty()) {
-    return invalid("response has no SingleResponse for this certificate (serial number and "
-                   "issuer do not match)");
+    return invalid(
+        "response has no SingleResponse for this certificate (serial number and "
+        "issuer do not match)");
   }
 
   // Several answers about one certificate: a valid "revoked" wins, then "good", then "unknown".
@@ -514,12 +535,13 @@ OcspResult verify_ocsp_response(std::span<const std::uint8_t> der, const Certifi
       break;
     case OcspStatus::revoked:
       result.detail = "OCSP: revoked";
-      if (chosen->reason) result.detail += std::string(" (") + crl_reason_name(*chosen->reason) + ")";
+      if (chosen->reason)
+        result.detail += std::string(" (") + crl_reason_name(*chosen->reason) + ")";
       result.detail += " (signed by " + signer.signer + ")";
       break;
     default:
-      result.detail = "OCSP: the responder does not know this certificate (signed by " +
-                      signer.signer + ")";
+      result.detail =
+          "OCSP: the responder does not know this certificate (signed by " + signer.signer + ")";
       break;
   }
   return result;

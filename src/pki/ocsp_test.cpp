@@ -147,7 +147,10 @@ TEST(OcspResponse, UnsuccessfulResponseStatusIsInvalid) {
 
 TEST(OcspResponse, ExpectedNonceMissingIsInvalid) {
   OcspVerifyOptions options = options_now();
-  options.expected_nonce = std::string("\x04\x10" "0123456789abcdef", 18);
+  options.expected_nonce = std::string(
+      "\x04\x10"
+      "0123456789abcdef",
+      18);
   const OcspResult result = verify_bytes(fixture_bytes("ocsp/good.ca-signed.der"), options);
   EXPECT_EQ(result.status, OcspStatus::invalid);
   EXPECT_NE(result.detail.find("nonce"), std::string::npos) << result.detail;
@@ -157,7 +160,10 @@ TEST(OcspResponse, AlteredSignedDataIsInvalid) {
   std::string der = fixture_bytes("ocsp/good.ca-signed.der");
   // The first GeneralizedTime (tag 0x18, 15 octets "YYYYMMDDHHMMSSZ") is producedAt, inside
   // tbsResponseData: change one of its seconds digits and the signature no longer covers it.
-  const auto produced_at = der.find(std::string("\x18\x0f" "20", 4));
+  const auto produced_at =
+      der.find(std::string("\x18\x0f"
+                           "20",
+                           4));
   ASSERT_NE(produced_at, std::string::npos);
   char& second_digit = der[produced_at + 2 + 13];
   second_digit = second_digit == '0' ? '1' : '0';

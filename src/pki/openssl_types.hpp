@@ -18,7 +18,9 @@ namespace parley::pki::openssl {
 template <auto FreeFunction>
 struct Deleter {
   template <class T>
-  void operator()(T* p) const { FreeFunction(p); }
+  void operator()(T* p) const {
+    FreeFunction(p);
+  }
 };
 
 using X509Ptr = std::unique_ptr<X509, Deleter<X509_free>>;
@@ -45,9 +47,12 @@ using BignumPtr = std::unique_ptr<BIGNUM, Deleter<BN_free>>;
 inline void free_extension_stack(STACK_OF(X509_EXTENSION) * stack) {
   sk_X509_EXTENSION_pop_free(stack, X509_EXTENSION_free);
 }
-using X509ExtensionStackPtr = std::unique_ptr<STACK_OF(X509_EXTENSION), Deleter<free_extension_stack>>;
+using X509ExtensionStackPtr =
+    std::unique_ptr<STACK_OF(X509_EXTENSION), Deleter<free_extension_stack>>;
 
-inline void free_openssl_string(char* text) { OPENSSL_free(text); }
+inline void free_openssl_string(char* text) {
+  OPENSSL_free(text);
+}
 using OpensslStringPtr = std::unique_ptr<char, Deleter<free_openssl_string>>;
 
 // Dotted-decimal text of an OID ("2.5.29.19"), never the short name, so comparisons are exact.

@@ -39,8 +39,8 @@ class Deadline {
       : allowance_(allowance), end_(SteadyClock::now() + allowance) {}
 
   std::chrono::milliseconds remaining() const {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        end_ - SteadyClock::now());
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(end_ - SteadyClock::now());
     return std::max(left, std::chrono::milliseconds(0));
   }
   std::chrono::milliseconds allowance() const { return allowance_; }
@@ -91,7 +91,8 @@ Sources sources_of(const Certificate& certificate, const RevocationPolicy& polic
 
 std::string describe_ocsp_outcome(const OcspResult& result) {
   switch (result.status) {
-    case OcspStatus::good: return "good (signed by " + result.signer + ")";
+    case OcspStatus::good:
+      return "good (signed by " + result.signer + ")";
     case OcspStatus::revoked: {
       std::string text = "revoked";
       if (result.revocation_reason) {
@@ -100,8 +101,10 @@ std::string describe_ocsp_outcome(const OcspResult& result) {
       if (result.revocation_time) text += " since " + describe_time(*result.revocation_time);
       return text;
     }
-    case OcspStatus::unknown: return "the responder does not know this certificate";
-    case OcspStatus::invalid: return "unusable response: " + result.detail;
+    case OcspStatus::unknown:
+      return "the responder does not know this certificate";
+    case OcspStatus::invalid:
+      return "unusable response: " + result.detail;
   }
   return result.detail;
 }
@@ -157,8 +160,8 @@ class CertificateCheck {
   }
 
   bool try_ocsp_cache() {
-    const auto cached = cache_.find_ocsp(RevocationCache::ocsp_key(certificate_, issuer_),
-                                         policy_.now);
+    const auto cached =
+        cache_.find_ocsp(RevocationCache::ocsp_key(certificate_, issuer_), policy_.now);
     if (!cached) return false;
     return conclude_ocsp(RevocationSource::ocsp, "", *cached, true);
   }
@@ -180,14 +183,14 @@ class CertificateCheck {
     http.body = request->der;
     auto response = fetch_(http, *limits);
     if (!response) {
-      out_.attempts.push_back({RevocationSource::ocsp, url, false, false,
-                               "OCSP " + response.error().message});
+      out_.attempts.push_back(
+          {RevocationSource::ocsp, url, false, false, "OCSP " + response.error().message});
       return false;
     }
     std::optional<std::string> nonce;
     if (!request->nonce.empty()) nonce = request->nonce;
-    const OcspResult result = verify_ocsp_response(bytes_of(response->body), certificate_,
-                                                   issuer_, ocsp_options(nonce), budget_);
+    const OcspResult result = verify_ocsp_response(bytes_of(response->body), certificate_, issuer_,
+                                                   ocsp_options(nonce), budget_);
     if (result.status == OcspStatus::good || result.status == OcspStatus::revoked) {
       cache_.store_ocsp(RevocationCache::ocsp_key(certificate_, issuer_), result);
     }
@@ -239,10 +242,9 @@ class CertificateCheck {
     if (result.status == OcspStatus::good || result.status == OcspStatus::revoked) {
       attempt.conclusive = true;
       out_.attempts.push_back(attempt);
-      const std::string by = std::string(source == RevocationSource::stapled_ocsp
-                                             ? "stapled OCSP response"
-                                             : "OCSP") +
-                             (url.empty() ? "" : " " + url) + (from_cache ? " (cached)" : "");
+      const std::string by =
+          std::string(source == RevocationSource::stapled_ocsp ? "stapled OCSP response" : "OCSP") +
+          (url.empty() ? "" : " " + url) + (from_cache ? " (cached)" : "");
       if (result.status == OcspStatus::good) {
         out_.status = CertificateRevocationStatus::good;
         out_.detail = "not revoked according to " + by;
@@ -254,9 +256,9 @@ class CertificateCheck {
       }
       return true;
     }
-    attempt.outcome = (source == RevocationSource::stapled_ocsp ? "stapled OCSP response: "
-                                                                 : "OCSP " + where) +
-                      attempt.outcome;
+    attempt.outcome =
+        (source == RevocationSource::stapled_ocsp ? "stapled OCSP response: " : "OCSP " + where) +
+        attempt.outcome;
     out_.attempts.push_back(std::move(attempt));
     return false;
   }
@@ -290,11 +292,11 @@ class CertificateCheck {
   }
 
   bool record_out_of_time(RevocationSource source, const std::string& url) {
-    out_.attempts.push_back(
-        {source, url, false, false,
-         std::string(to_string(source)) + " " + url + ": not fetched: revocation checking used " +
-             "up its overall time limit of " + std::to_string(deadline_.allowance().count()) +
-             " ms"});
+    out_.attempts.push_back({source, url, false, false,
+                             std::string(to_string(source)) + " " + url +
+                                 ": not fetched: revocation checking used " +
+                                 "up its overall time limit of " +
+                                 std::to_string(deadline_.allowance().count()) + " ms"});
     return false;
   }
 
@@ -334,8 +336,7 @@ class CertificateCheck {
 };
 
 // Banded like Botan's status codes: the worst finding decides the overall verdict and message.
-RevocationResult summarise(std::vector<CertificateRevocation> certificates,
-                           RevocationMode mode) {
+RevocationResult summarise(std::vector<CertificateRevocation> certificates, RevocationMode mode) {
   RevocationResult result;
   result.certificates = std::move(certificates);
   const CertificateRevocation* revoked = nullptr;
@@ -354,16 +355,15 @@ RevocationResult summarise(std::vector<CertificateRevocation> certificates,
   }
   if (revoked != nullptr) {
     result.verdict = RevocationVerdict::revoked;
-    result.message = "certificate " + describe_certificate(*revoked->certificate) + " is " +
-                     revoked->detail;
+    result.message =
+        "certificate " + describe_certificate(*revoked->certificate) + " is " + revoked->detail;
     return result;
   }
   if (unavailable != nullptr) {
     result.verdict = mode == RevocationMode::soft ? RevocationVerdict::unavailable_accepted
                                                   : RevocationVerdict::unavailable;
     result.message = "cannot check revocation of " +
-                     describe_certificate(*unavailable->certificate) + ": " +
-                     unavailable->detail +
+                     describe_certificate(*unavailable->certificate) + ": " + unavailable->detail +
                      (mode == RevocationMode::soft ? " (accepted: revocation = soft)" : "");
     return result;
   }
@@ -379,9 +379,12 @@ RevocationResult summarise(std::vector<CertificateRevocation> certificates,
 
 const char* to_string(RevocationMode mode) {
   switch (mode) {
-    case RevocationMode::hard: return "hard";
-    case RevocationMode::soft: return "soft";
-    case RevocationMode::off: return "off";
+    case RevocationMode::hard:
+      return "hard";
+    case RevocationMode::soft:
+      return "soft";
+    case RevocationMode::off:
+      return "off";
   }
   return "hard";
 }
@@ -396,31 +399,44 @@ Result<RevocationMode> parse_revocation_mode(std::string_view text) {
 
 const char* to_string(RevocationSource source) {
   switch (source) {
-    case RevocationSource::stapled_ocsp: return "stapled OCSP";
-    case RevocationSource::ocsp: return "OCSP";
-    case RevocationSource::crl: return "CRL";
+    case RevocationSource::stapled_ocsp:
+      return "stapled OCSP";
+    case RevocationSource::ocsp:
+      return "OCSP";
+    case RevocationSource::crl:
+      return "CRL";
   }
   return "OCSP";
 }
 
 const char* to_string(CertificateRevocationStatus status) {
   switch (status) {
-    case CertificateRevocationStatus::good: return "good";
-    case CertificateRevocationStatus::revoked: return "revoked";
-    case CertificateRevocationStatus::no_revocation_information: return "no revocation information";
-    case CertificateRevocationStatus::unavailable: return "unavailable";
-    case CertificateRevocationStatus::not_checked: return "not checked";
+    case CertificateRevocationStatus::good:
+      return "good";
+    case CertificateRevocationStatus::revoked:
+      return "revoked";
+    case CertificateRevocationStatus::no_revocation_information:
+      return "no revocation information";
+    case CertificateRevocationStatus::unavailable:
+      return "unavailable";
+    case CertificateRevocationStatus::not_checked:
+      return "not checked";
   }
   return "unavailable";
 }
 
 const char* to_string(RevocationVerdict verdict) {
   switch (verdict) {
-    case RevocationVerdict::good: return "good";
-    case RevocationVerdict::revoked: return "revoked";
-    case RevocationVerdict::unavailable: return "unavailable";
-    case RevocationVerdict::unavailable_accepted: return "unavailable (accepted)";
-    case RevocationVerdict::not_checked: return "not checked";
+    case RevocationVerdict::good:
+      return "good";
+    case RevocationVerdict::revoked:
+      return "revoked";
+    case RevocationVerdict::unavailable:
+      return "unavailable";
+    case RevocationVerdict::unavailable_accepted:
+      return "unavailable (accepted)";
+    case RevocationVerdict::not_checked:
+      return "not checked";
   }
   return "unavailable";
 }
@@ -458,7 +474,7 @@ void RevocationCache::store_ocsp(const std::string& key, const OcspResult& resul
 }
 
 std::optional<std::vector<CrlPtr>> RevocationCache::find_crls(const std::string& url,
-                                                             UnixTime now) {
+                                                              UnixTime now) {
   const std::lock_guard lock(mutex_);
   const auto found = crls_.find(url);
   if (found == crls_.end()) return std::nullopt;
@@ -528,8 +544,13 @@ RevocationResult check_revocation(const VerifiedPath& path, const RevocationPoli
 
   if (policy.mode == RevocationMode::off) {
     for (std::size_t i = 0; i < below_anchor; ++i) {
-      checked.push_back({chain[i], i, CertificateRevocationStatus::not_checked,
-                         "revocation checking is off", std::nullopt, std::nullopt, {}});
+      checked.push_back({chain[i],
+                         i,
+                         CertificateRevocationStatus::not_checked,
+                         "revocation checking is off",
+                         std::nullopt,
+                         std::nullopt,
+                         {}});
     }
     RevocationResult result;
     result.verdict = RevocationVerdict::not_checked;
@@ -544,8 +565,7 @@ RevocationResult check_revocation(const VerifiedPath& path, const RevocationPoli
     CertificateRevocation entry;
     entry.certificate = chain[i];
     entry.position = i;
-    CertificateCheck check(*chain[i], *chain[i + 1], policy, cache, fetch, deadline, budget,
-                           entry);
+    CertificateCheck check(*chain[i], *chain[i + 1], policy, cache, fetch, deadline, budget, entry);
     check.run(i == 0 ? stapled_ocsp_response : std::span<const std::uint8_t>());
     const bool revoked = entry.status == CertificateRevocationStatus::revoked;
     checked.push_back(std::move(entry));

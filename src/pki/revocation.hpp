@@ -59,11 +59,10 @@ Result<RevocationMode> parse_revocation_mode(std::string_view text);
 struct RevocationPolicy {
   RevocationMode mode = RevocationMode::hard;
   UnixTime now = 0;  // the moment to judge freshness at; the caller chooses (now, or --at)
-  net::HttpFetchLimits ocsp_fetch{std::chrono::milliseconds(3000),
-                                  std::chrono::milliseconds(5000), 64 * 1024, 2, std::nullopt};
-  net::HttpFetchLimits crl_fetch{std::chrono::milliseconds(3000),
-                                 std::chrono::milliseconds(10000), 16 * 1024 * 1024, 2,
-                                 std::nullopt};
+  net::HttpFetchLimits ocsp_fetch{std::chrono::milliseconds(3000), std::chrono::milliseconds(5000),
+                                  64 * 1024, 2, std::nullopt};
+  net::HttpFetchLimits crl_fetch{std::chrono::milliseconds(3000), std::chrono::milliseconds(10000),
+                                 16 * 1024 * 1024, 2, std::nullopt};
   // All fetches of one check_revocation call together; each fetch's timeouts are cut to what is
   // left of it.
   std::chrono::milliseconds overall_deadline{15000};

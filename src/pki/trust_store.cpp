@@ -9,7 +9,8 @@ void CertificatePool::add(CertificatePtr certificate) {
   ++count_;
 }
 
-const std::vector<CertificatePtr>& CertificatePool::with_subject(const DistinguishedName& name) const {
+const std::vector<CertificatePtr>& CertificatePool::with_subject(
+    const DistinguishedName& name) const {
   static const std::vector<CertificatePtr> none;
   const auto found = by_subject_.find(name.canonical);
   return found == by_subject_.end() ? none : found->second;

@@ -24,7 +24,8 @@ class ChainVerifier {
   }
 
   VerifyResult verify(const CertificatePtr& leaf, const ReferenceIdentity* reference) {
-    if (!leaf) return std::unexpected(VerifyFailure{VerifyError::no_issuer_found, "no certificate", {}, {}});
+    if (!leaf)
+      return std::unexpected(VerifyFailure{VerifyError::no_issuer_found, "no certificate", {}, {}});
     path_.assign(1, leaf);
     bool found = false;
     if (anchors_.contains(*leaf)) found = try_complete_path();  // the leaf itself is trusted
@@ -57,19 +58,23 @@ class ChainVerifier {
     std::vector<std::pair<CertificatePtr, bool>> candidates;  // (certificate, is_anchor)
     for (const auto& c : anchors_.with_subject(current.issuer())) candidates.emplace_back(c, true);
     const std::size_t anchor_count = candidates.size();
-    for (const auto& c : intermediates_.with_subject(current.issuer())) candidates.emplace_back(c, false);
+    for (const auto& c : intermediates_.with_subject(current.issuer()))
+      candidates.emplace_back(c, false);
     // Within each group, try candidates whose key identifier the certificate names first.
     const auto& aki = current.authority_key_identifier();
     if (aki && aki->key_identifier) {
       auto named = [&](const std::pair<CertificatePtr, bool>& c) {
         return c.first->subject_key_identifier() == aki->key_identifier;
       };
-      std::stable_partition(candidates.begin(), candidates.begin() + static_cast<std::ptrdiff_t>(anchor_count), named);
-      std::stable_partition(candidates.begin() + static_cast<std::ptrdiff_t>(anchor_count), candidates.end(), named);
+      std::stable_partition(candidates.begin(),
+                            candidates.begin() + static_cast<std::ptrdiff_t>(anchor_count), named);
+      std::stable_partition(candidates.begin() + static_cast<std::ptrdiff_t>(anchor_count),
+                            candidates.end(), named);
     }
     if (candidates.empty()) {
-      record({{depth, VerifyError::no_issuer_found, "no trusted or intermediate certificate issued " +
-                                                        current.subject().to_display_string()}});
+      record({{depth, VerifyError::no_issuer_found,
+               "no trusted or intermediate certificate issued " +
+                   current.subject().to_display_string()}});
       return false;
     }
 
@@ -86,7 +91,8 @@ class ChainVerifier {
       if (candidates.size() > 1 && !signature_verifies(current, *candidate)) {
         if (budget_.exhausted()) return false;
         record({{depth, VerifyError::signature_invalid,
-                 "signature does not verify with the key of " + candidate->subject().to_display_string()}});
+                 "signature does not verify with the key of " +
+                     candidate->subject().to_display_string()}});
         continue;
       }
       path_.push_back(candidate);
@@ -113,7 +119,8 @@ class ChainVerifier {
       if (!signature_verifies(*path_[depth], issuer)) {
         if (budget_.exhausted()) return false;
         record({{depth, VerifyError::signature_invalid,
-                 "signature does not verify with the key of " + issuer.subject().to_display_string()}});
+                 "signature does not verify with the key of " +
+                     issuer.subject().to_display_string()}});
         return false;
       }
     }
@@ -130,7 +137,8 @@ class ChainVerifier {
 
   bool signature_verifies(const Certificate& child, const Certificate& issuer) {
     const auto key = std::make_pair(&child, &issuer);
-    if (const auto found = signature_cache_.find(key); found != signature_cache_.end()) return found->second;
+    if (const auto found = signature_cache_.find(key); found != signature_cache_.end())
+      return found->second;
     if (!budget_.spend_signature_check()) return false;
     EVP_PKEY* issuer_key = X509_get0_pubkey(issuer.openssl());
     const bool ok = issuer_key != nullptr && X509_verify(child.openssl(), issuer_key) == 1;
@@ -174,9 +182,11 @@ class ChainVerifier {
       f.message = "no path to a trust anchor";
     } else {
       f.error = top->error;
-      f.message = std::string(to_string(top->error)) + " (certificate " + std::to_string(top->depth) +
-                  (top->depth < f.path.size() ? ", " + f.path[top->depth]->subject().to_display_string() : "") +
-                  "): " + top->detail;
+      f.message =
+          std::string(to_string(top->error)) + " (certificate " + std::to_string(top->depth) +
+          (top->depth < f.path.size() ? ", " + f.path[top->depth]->subject().to_display_string()
+                                      : "") +
+          "): " + top->detail;
     }
     return f;
   }
@@ -194,12 +204,14 @@ class ChainVerifier {
 
 VerifyResult verify_server_certificate(const CertificatePtr& leaf,
                                        const std::vector<CertificatePtr>& intermediates,
-                                       const TrustStore& anchors, const ReferenceIdentity& reference,
+                                       const TrustStore& anchors,
+                                       const ReferenceIdentity& reference,
                                        const VerifyPolicy& policy) {
   return ChainVerifier(intermediates, anchors, policy).verify(leaf, &reference);
 }
 
-VerifyResult verify_chain(const CertificatePtr& leaf, const std::vector<CertificatePtr>& intermediates,
+VerifyResult verify_chain(const CertificatePtr& leaf,
+                          const std::vector<CertificatePtr>& intermediates,
                           const TrustStore& anchors, const VerifyPolicy& policy) {
   return ChainVerifier(intermediates, anchors, policy).verify(leaf, nullptr);
 }

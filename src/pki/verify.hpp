@@ -61,7 +61,8 @@ VerifyResult verify_server_certificate(const CertificatePtr& leaf,
 // The chain only, without an identity check: a client's certificate (TLS client
 // authentication: who the client is, is the caller's mapping from the verified leaf), or a tool
 // that reports each stage on its own (parley-cert verify runs check_identity next to it).
-VerifyResult verify_chain(const CertificatePtr& leaf, const std::vector<CertificatePtr>& intermediates,
+VerifyResult verify_chain(const CertificatePtr& leaf,
+                          const std::vector<CertificatePtr>& intermediates,
                           const TrustStore& anchors, const VerifyPolicy& policy);
 
 // A client's certificate (TLS client authentication): the chain only; who the client is, is the

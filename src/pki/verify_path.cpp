@@ -14,16 +14,19 @@ namespace {
 // certificate if it encounters a critical extension it does not recognize").
 bool is_recognised_extension(std::string_view oid) {
   static constexpr std::string_view recognised[] = {
-      kOidBasicConstraints,     kOidKeyUsage,          kOidExtendedKeyUsage,
-      kOidSubjectAltName,       kOidNameConstraints,   kOidCertificatePolicies,
-      kOidPolicyConstraints,    kOidPolicyMappings,    kOidInhibitAnyPolicy,
-      kOidSubjectKeyIdentifier, kOidAuthorityKeyIdentifier,
+      kOidBasicConstraints,       kOidKeyUsage,
+      kOidExtendedKeyUsage,       kOidSubjectAltName,
+      kOidNameConstraints,        kOidCertificatePolicies,
+      kOidPolicyConstraints,      kOidPolicyMappings,
+      kOidInhibitAnyPolicy,       kOidSubjectKeyIdentifier,
+      kOidAuthorityKeyIdentifier,
   };
   return std::find(std::begin(recognised), std::end(recognised), oid) != std::end(recognised);
 }
 
 bool is_serial_number_defect(CertificateDefect defect) {
-  return defect == CertificateDefect::serial_number_negative || defect == CertificateDefect::serial_number_zero ||
+  return defect == CertificateDefect::serial_number_negative ||
+         defect == CertificateDefect::serial_number_zero ||
          defect == CertificateDefect::serial_number_too_long;
 }
 
@@ -63,18 +66,23 @@ class PathValidator {
     }
     // RFC 5280 6.1.3 (a)(2): the validity period includes both bounds. The policy time is whole
     // seconds (fractions floored by the caller), as the certificate's own times are.
-    if (policy_.time < c.not_before()) report(depth, VerifyError::not_yet_valid, "notBefore is later than the validation time");
-    if (policy_.time > c.not_after()) report(depth, VerifyError::expired, "notAfter is earlier than the validation time");
+    if (policy_.time < c.not_before())
+      report(depth, VerifyError::not_yet_valid, "notBefore is later than the validation time");
+    if (policy_.time > c.not_after())
+      report(depth, VerifyError::expired, "notAfter is earlier than the validation time");
 
     std::string why;
-    if (!key_is_acceptable(c.public_key(), why)) report(depth, VerifyError::weak_or_unsupported_key, why);
+    if (!key_is_acceptable(c.public_key(), why))
+      report(depth, VerifyError::weak_or_unsupported_key, why);
     if (!is_anchor(depth) && !signature_algorithm_is_acceptable(c.signature_algorithm())) {
-      report(depth, VerifyError::unsupported_signature_algorithm, "signature algorithm " + c.signature_algorithm());
+      report(depth, VerifyError::unsupported_signature_algorithm,
+             "signature algorithm " + c.signature_algorithm());
     }
 
     for (const auto& extension : c.extensions()) {
       if (extension.critical && !is_recognised_extension(extension.oid)) {
-        report(depth, VerifyError::unknown_critical_extension, "critical extension " + extension.oid);
+        report(depth, VerifyError::unknown_critical_extension,
+               "critical extension " + extension.oid);
       }
     }
     // RFC 5280 4.2.1.1, 4.2.1.2, 4.2.2.1: these extensions MUST be non-critical.
@@ -99,10 +107,12 @@ class PathValidator {
     // with a non-empty subject the subjectAltName MUST NOT be critical.
     if (const auto* san = c.find_extension(kOidSubjectAltName)) {
       if (c.subject().empty() && !san->critical) {
-        report(depth, VerifyError::profile_violation, "empty subject with a non-critical subjectAltName");
+        report(depth, VerifyError::profile_violation,
+               "empty subject with a non-critical subjectAltName");
       }
       if (policy_.profile == Profile::web_pki && !c.subject().empty() && san->critical) {
-        report(depth, VerifyError::profile_violation, "critical subjectAltName with a non-empty subject");
+        report(depth, VerifyError::profile_violation,
+               "critical subjectAltName with a non-empty subject");
       }
     } else if (c.subject().empty()) {
       report(depth, VerifyError::profile_violation, "empty subject and no subjectAltName");
@@ -115,24 +125,32 @@ class PathValidator {
     const bool self_signed_candidate = c.is_self_issued();
     const auto& aki = c.authority_key_identifier();
     if (!self_signed_candidate && !is_anchor(depth)) {
-      if (!aki) report(depth, VerifyError::profile_violation, "no authorityKeyIdentifier");
-      else if (!aki->key_identifier) report(depth, VerifyError::profile_violation, "authorityKeyIdentifier without keyIdentifier");
+      if (!aki)
+        report(depth, VerifyError::profile_violation, "no authorityKeyIdentifier");
+      else if (!aki->key_identifier)
+        report(depth, VerifyError::profile_violation,
+               "authorityKeyIdentifier without keyIdentifier");
     }
     if (is_anchor(depth) && policy_.profile == Profile::web_pki && aki) {
       // CABF 7.1.2.1.3: a root's AKI, if present, holds only a keyIdentifier equal to its SKI.
-      if (!aki->key_identifier) report(depth, VerifyError::profile_violation, "root authorityKeyIdentifier without keyIdentifier");
+      if (!aki->key_identifier)
+        report(depth, VerifyError::profile_violation,
+               "root authorityKeyIdentifier without keyIdentifier");
       if (aki->has_authority_cert_issuer || aki->has_authority_cert_serial) {
-        report(depth, VerifyError::profile_violation, "root authorityKeyIdentifier names an issuer or serial");
+        report(depth, VerifyError::profile_violation,
+               "root authorityKeyIdentifier names an issuer or serial");
       }
       if (aki->key_identifier && c.subject_key_identifier() && self_signed_candidate &&
           *aki->key_identifier != *c.subject_key_identifier()) {
-        report(depth, VerifyError::profile_violation, "root authorityKeyIdentifier differs from its subjectKeyIdentifier");
+        report(depth, VerifyError::profile_violation,
+               "root authorityKeyIdentifier differs from its subjectKeyIdentifier");
       }
     }
     // RFC 5280 4.2.1.3: keyCertSign only together with cA=TRUE.
     const bool is_ca = c.basic_constraints() && c.basic_constraints()->is_ca;
     if (c.key_usage() && (*c.key_usage() & kKeyCertSign) != 0 && !is_ca) {
-      report(depth, VerifyError::profile_violation, "keyUsage keyCertSign without basicConstraints cA");
+      report(depth, VerifyError::profile_violation,
+             "keyUsage keyCertSign without basicConstraints cA");
     }
   }
 
@@ -146,17 +164,20 @@ class PathValidator {
       if (leaf.key_usage() && (*leaf.key_usage() & kKeyCertSign) != 0) {
         report(0, VerifyError::profile_violation, "leaf keyUsage includes keyCertSign");
       }
-      if (leaf.version() < 3) report(0, VerifyError::profile_violation, "leaf is not a version 3 certificate");
+      if (leaf.version() < 3)
+        report(0, VerifyError::profile_violation, "leaf is not a version 3 certificate");
       if (auto problem = common_name_encoding_problem(PresentedIdentities::of(leaf))) {
         report(0, VerifyError::profile_violation, *problem);
       }
     }
     // RFC 5280 4.2.1.10: nameConstraints only in CA certificates.
     if (leaf.name_constraints() && !is_ca) {
-      report(0, VerifyError::profile_violation, "nameConstraints in a certificate that is not a CA");
+      report(0, VerifyError::profile_violation,
+             "nameConstraints in a certificate that is not a CA");
     }
     if (policy_.required_leaf_key_usage && leaf.key_usage() &&
-        (*leaf.key_usage() & *policy_.required_leaf_key_usage) != *policy_.required_leaf_key_usage) {
+        (*leaf.key_usage() & *policy_.required_leaf_key_usage) !=
+            *policy_.required_leaf_key_usage) {
       report(0, VerifyError::profile_violation, "leaf keyUsage lacks the usage required");
     }
     check_leaf_extended_key_usage(leaf);
@@ -164,9 +185,12 @@ class PathValidator {
 
   const char* purpose_oid() const {
     switch (policy_.purpose) {
-      case KeyPurpose::server_auth: return kOidEkuServerAuth;
-      case KeyPurpose::client_auth: return kOidEkuClientAuth;
-      case KeyPurpose::none: return nullptr;
+      case KeyPurpose::server_auth:
+        return kOidEkuServerAuth;
+      case KeyPurpose::client_auth:
+        return kOidEkuClientAuth;
+      case KeyPurpose::none:
+        return nullptr;
     }
     return nullptr;
   }
@@ -178,7 +202,8 @@ class PathValidator {
     if (!eku) {
       // CABF 7.1.2.7.10: a subscriber certificate MUST carry extKeyUsage; RFC 5280 treats absence
       // as "any purpose".
-      if (web && wanted != nullptr) report(0, VerifyError::extended_key_usage_mismatch, "leaf has no extKeyUsage");
+      if (web && wanted != nullptr)
+        report(0, VerifyError::extended_key_usage_mismatch, "leaf has no extKeyUsage");
       return;
     }
     const bool has_any = std::find(eku->begin(), eku->end(), kOidAnyExtendedKeyUsage) != eku->end();
@@ -186,12 +211,15 @@ class PathValidator {
       if (const auto* e = leaf.find_extension(kOidExtendedKeyUsage); e && e->critical) {
         report(0, VerifyError::profile_violation, "leaf extKeyUsage is critical");
       }
-      if (has_any) report(0, VerifyError::extended_key_usage_mismatch, "leaf extKeyUsage has anyExtendedKeyUsage");
+      if (has_any)
+        report(0, VerifyError::extended_key_usage_mismatch,
+               "leaf extKeyUsage has anyExtendedKeyUsage");
     }
     if (wanted == nullptr) return;
     const bool has_wanted = std::find(eku->begin(), eku->end(), wanted) != eku->end();
     if (!has_wanted && !(has_any && !web)) {
-      report(0, VerifyError::extended_key_usage_mismatch, std::string("leaf extKeyUsage lacks ") + wanted);
+      report(0, VerifyError::extended_key_usage_mismatch,
+             std::string("leaf extKeyUsage lacks ") + wanted);
     }
   }
 
@@ -202,17 +230,21 @@ class PathValidator {
     if (!constraints) {
       report(depth, VerifyError::not_a_ca, "issuer has no basicConstraints");
     } else {
-      if (!constraints->is_ca) report(depth, VerifyError::not_a_ca, "issuer has basicConstraints cA=FALSE");
+      if (!constraints->is_ca)
+        report(depth, VerifyError::not_a_ca, "issuer has basicConstraints cA=FALSE");
       // RFC 5280 4.2.1.9: CA certificates MUST mark basicConstraints critical.
       const auto* extension = c.find_extension(kOidBasicConstraints);
       if (extension && !extension->critical) {
         report(depth, VerifyError::profile_violation, "CA basicConstraints is not critical");
       }
     }
-    if (c.version() < 3) report(depth, VerifyError::not_a_ca, "a version 1 or 2 certificate cannot be a CA");
-    if (!c.has_key_usage(kKeyCertSign)) report(depth, VerifyError::ca_key_usage_missing, "issuer keyUsage lacks keyCertSign");
+    if (c.version() < 3)
+      report(depth, VerifyError::not_a_ca, "a version 1 or 2 certificate cannot be a CA");
+    if (!c.has_key_usage(kKeyCertSign))
+      report(depth, VerifyError::ca_key_usage_missing, "issuer keyUsage lacks keyCertSign");
     // RFC 5280 4.2.1.2: CA certificates MUST carry a subjectKeyIdentifier.
-    if (!c.subject_key_identifier()) report(depth, VerifyError::profile_violation, "CA has no subjectKeyIdentifier");
+    if (!c.subject_key_identifier())
+      report(depth, VerifyError::profile_violation, "CA has no subjectKeyIdentifier");
 
     const auto& eku = c.extended_key_usage();
     if (eku && is_anchor(depth) && policy_.profile == Profile::web_pki) {
@@ -220,24 +252,32 @@ class PathValidator {
     }
     // Chromium's and CABF's reading: an extKeyUsage in a CA restricts what it may issue for.
     if (eku && purpose_oid() != nullptr) {
-      const bool allows = std::find(eku->begin(), eku->end(), purpose_oid()) != eku->end() ||
-                          std::find(eku->begin(), eku->end(), kOidAnyExtendedKeyUsage) != eku->end();
-      if (!allows) report(depth, VerifyError::extended_key_usage_mismatch, "CA extKeyUsage excludes the purpose");
+      const bool allows =
+          std::find(eku->begin(), eku->end(), purpose_oid()) != eku->end() ||
+          std::find(eku->begin(), eku->end(), kOidAnyExtendedKeyUsage) != eku->end();
+      if (!allows)
+        report(depth, VerifyError::extended_key_usage_mismatch,
+               "CA extKeyUsage excludes the purpose");
     }
 
     if (const auto& nc = c.name_constraints()) {
       const auto* extension = c.find_extension(kOidNameConstraints);
       if (policy_.profile == Profile::rfc5280 && extension && !extension->critical) {
-        report(depth, VerifyError::profile_violation, "nameConstraints is not critical");  // 4.2.1.10
+        report(depth, VerifyError::profile_violation,
+               "nameConstraints is not critical");  // 4.2.1.10
       }
       if (!nc->permitted_present && !nc->excluded_present) {
-        report(depth, VerifyError::malformed_certificate, "nameConstraints has neither permitted nor excluded subtrees");
+        report(depth, VerifyError::malformed_certificate,
+               "nameConstraints has neither permitted nor excluded subtrees");
       }
-      if ((nc->permitted_present && nc->permitted.empty()) || (nc->excluded_present && nc->excluded.empty())) {
-        report(depth, VerifyError::malformed_certificate, "nameConstraints has an empty subtree list");
+      if ((nc->permitted_present && nc->permitted.empty()) ||
+          (nc->excluded_present && nc->excluded.empty())) {
+        report(depth, VerifyError::malformed_certificate,
+               "nameConstraints has an empty subtree list");
       }
       if (nc->has_minimum_or_maximum) {
-        report(depth, VerifyError::malformed_certificate, "nameConstraints subtree with minimum or maximum");
+        report(depth, VerifyError::malformed_certificate,
+               "nameConstraints subtree with minimum or maximum");
       }
     }
   }
@@ -251,7 +291,8 @@ class PathValidator {
       if (!is_anchor(depth) && !c.is_self_issued()) {
         ++logical_intermediates;
         if (max_path_length <= 0) {
-          report(depth, VerifyError::path_length_exceeded, "pathLenConstraint of an issuer above is exceeded");
+          report(depth, VerifyError::path_length_exceeded,
+                 "pathLenConstraint of an issuer above is exceeded");
         } else {
           --max_path_length;
         }
@@ -275,7 +316,8 @@ class PathValidator {
         if (below != 0 && at(below).is_self_issued()) continue;
         const auto result = check_name_constraints_for(*constraints, below);
         if (result.verdict == NameConstraintVerdict::budget_exhausted) {
-          report(below, VerifyError::budget_exhausted, "name-constraint comparison budget exhausted");
+          report(below, VerifyError::budget_exhausted,
+                 "name-constraint comparison budget exhausted");
           return;
         }
         if (!result.ok()) {
@@ -288,9 +330,9 @@ class PathValidator {
 
   NameConstraintResult check_name_constraints_for(const NameConstraintsExtension& constraints,
                                                   std::size_t depth) {
-    return pki::check_name_constraints(constraints, at(depth),
-                                  depth == 0 ? ConstrainedPosition::leaf : ConstrainedPosition::intermediate,
-                                  budget_);
+    return pki::check_name_constraints(
+        constraints, at(depth),
+        depth == 0 ? ConstrainedPosition::leaf : ConstrainedPosition::intermediate, budget_);
   }
 
   void check_crls() {
@@ -298,7 +340,8 @@ class PathValidator {
     for (std::size_t depth = 0; depth + 1 < path_.size(); ++depth) {
       const auto result = check_crl(at(depth), at(depth + 1), policy_.crls, policy_.time, budget_);
       if (result.verdict == CrlVerdict::revoked) report(depth, VerifyError::revoked, result.detail);
-      if (result.verdict == CrlVerdict::invalid) report(depth, VerifyError::revocation_check_failed, result.detail);
+      if (result.verdict == CrlVerdict::invalid)
+        report(depth, VerifyError::revocation_check_failed, result.detail);
     }
   }
 

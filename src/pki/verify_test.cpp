@@ -27,7 +27,7 @@ constexpr UnixTime k2023_12_31_23_59_59 = 1704067199;  // one second before the 
 constexpr UnixTime k2024_01_01 = 1704067200;           // paths.sh notBefore
 constexpr UnixTime k2024_12_31_23_59_59 = 1735689599;  // paths.sh notAfter of the short-lived CAs
 constexpr UnixTime k2025_01_01 = 1735689600;
-constexpr UnixTime k2030_01_01 = 1893456000;           // when everything long-lived is valid
+constexpr UnixTime k2030_01_01 = 1893456000;  // when everything long-lived is valid
 
 // A fixture by its path under tests/fixtures without ".crt", loaded once per test binary.
 CertificatePtr fixture(const std::string& name) {
@@ -40,7 +40,8 @@ CertificatePtr fixture(const std::string& name) {
   }
   auto parsed = Certificate::from_pem(*text);
   if (!parsed || parsed->size() != 1) {
-    ADD_FAILURE() << name << ": " << (parsed ? "not exactly one certificate" : parsed.error().message);
+    ADD_FAILURE() << name << ": "
+                  << (parsed ? "not exactly one certificate" : parsed.error().message);
     return nullptr;
   }
   return cache.emplace(name, parsed->front()).first->second;
@@ -53,7 +54,9 @@ struct When {
   const char* certificate = nullptr;
   std::int64_t seconds = k2030_01_01;  // the time itself (Edge::none) or the offset from the edge
 };
-constexpr When at(UnixTime t) { return {Edge::none, nullptr, t}; }
+constexpr When at(UnixTime t) {
+  return {Edge::none, nullptr, t};
+}
 constexpr When from_not_before(const char* certificate, std::int64_t offset) {
   return {Edge::not_before, certificate, offset};
 }
@@ -76,7 +79,8 @@ struct VerifyCase {
   std::vector<const char*> intermediates;
   std::vector<const char*> anchors;
   std::optional<VerifyError> expected;  // nullopt: verifies
-  std::optional<std::size_t> at_depth;  // with `expected`: a finding of that kind about this certificate
+  std::optional<std::size_t>
+      at_depth;  // with `expected`: a finding of that kind about this certificate
   std::vector<const char*> expected_path = {};  // with success: leaf first, anchor last
   When when = at(k2030_01_01);
   Door door = Door::server;
@@ -119,10 +123,11 @@ VerifyResult run(const VerifyCase& row) {
   policy.profile = row.profile;
   policy.max_intermediates = row.max_intermediates;
 
-  if (row.door == Door::client) return verify_client_certificate(leaf, intermediates, anchors, policy);
+  if (row.door == Door::client)
+    return verify_client_certificate(leaf, intermediates, anchors, policy);
   const std::string reference_text = row.reference != nullptr ? std::string(row.reference)
-                                     : leaf                  ? first_dns_name(*leaf)
-                                                             : std::string("invalid.invalid");
+                                     : leaf                   ? first_dns_name(*leaf)
+                                                              : std::string("invalid.invalid");
   const auto reference = ReferenceIdentity::parse(reference_text);
   if (!reference) {
     ADD_FAILURE() << reference_text << ": " << reference.error().message;
@@ -159,13 +164,18 @@ void expect_verdict(const VerifyCase& row, const VerifyResult& result) {
       found = found || (issue.error == *row.expected && issue.depth == *row.at_depth);
     }
     EXPECT_TRUE(found) << "no " << to_string(*row.expected) << " finding at depth " << *row.at_depth
-                       << ":\n" << describe(failure);
+                       << ":\n"
+                       << describe(failure);
   }
 }
 
-void PrintTo(const VerifyCase& row, std::ostream* out) { *out << row.name; }
+void PrintTo(const VerifyCase& row, std::ostream* out) {
+  *out << row.name;
+}
 
-std::string row_name(const testing::TestParamInfo<VerifyCase>& info) { return info.param.name; }
+std::string row_name(const testing::TestParamInfo<VerifyCase>& info) {
+  return info.param.name;
+}
 
 class VerifyTable : public testing::TestWithParam<VerifyCase> {};
 
@@ -182,62 +192,99 @@ constexpr const char* kP256Root = "chains/p256/root";
 
 const VerifyCase kValidity[] = {
     {.name = "p256_at_leaf_not_before",
-     .leaf = kP256Leaf, .intermediates = {kP256Intermediate}, .anchors = {kP256Root},
-     .expected = std::nullopt, .at_depth = std::nullopt,
+     .leaf = kP256Leaf,
+     .intermediates = {kP256Intermediate},
+     .anchors = {kP256Root},
+     .expected = std::nullopt,
+     .at_depth = std::nullopt,
      .expected_path = {kP256Leaf, kP256Intermediate, kP256Root},
      .when = from_not_before(kP256Leaf, 0)},
     {.name = "p256_at_leaf_not_after",
-     .leaf = kP256Leaf, .intermediates = {kP256Intermediate}, .anchors = {kP256Root},
-     .expected = std::nullopt, .at_depth = std::nullopt,
+     .leaf = kP256Leaf,
+     .intermediates = {kP256Intermediate},
+     .anchors = {kP256Root},
+     .expected = std::nullopt,
+     .at_depth = std::nullopt,
      .when = from_not_after(kP256Leaf, 0)},
     {.name = "p256_second_before_leaf_not_before",
-     .leaf = kP256Leaf, .intermediates = {kP256Intermediate}, .anchors = {kP256Root},
-     .expected = VerifyError::not_yet_valid, .at_depth = 0,
+     .leaf = kP256Leaf,
+     .intermediates = {kP256Intermediate},
+     .anchors = {kP256Root},
+     .expected = VerifyError::not_yet_valid,
+     .at_depth = 0,
      .when = from_not_before(kP256Leaf, -1)},
     {.name = "p256_second_after_leaf_not_after",
-     .leaf = kP256Leaf, .intermediates = {kP256Intermediate}, .anchors = {kP256Root},
-     .expected = VerifyError::expired, .at_depth = 0,
+     .leaf = kP256Leaf,
+     .intermediates = {kP256Intermediate},
+     .anchors = {kP256Root},
+     .expected = VerifyError::expired,
+     .at_depth = 0,
      .when = from_not_after(kP256Leaf, 1)},
     // chains.sh makes the intermediate and root outlive the leaf, so past their end everything
     // has expired; the finding about each must still be there.
     {.name = "p256_second_after_intermediate_not_after",
-     .leaf = kP256Leaf, .intermediates = {kP256Intermediate}, .anchors = {kP256Root},
-     .expected = VerifyError::expired, .at_depth = 1,
+     .leaf = kP256Leaf,
+     .intermediates = {kP256Intermediate},
+     .anchors = {kP256Root},
+     .expected = VerifyError::expired,
+     .at_depth = 1,
      .when = from_not_after(kP256Intermediate, 1)},
     {.name = "p256_second_after_root_not_after",
-     .leaf = kP256Leaf, .intermediates = {kP256Intermediate}, .anchors = {kP256Root},
-     .expected = VerifyError::expired, .at_depth = 2,
+     .leaf = kP256Leaf,
+     .intermediates = {kP256Intermediate},
+     .anchors = {kP256Root},
+     .expected = VerifyError::expired,
+     .at_depth = 2,
      .when = from_not_after(kP256Root, 1)},
     {.name = "second_before_fixed_not_before",
-     .leaf = "paths/leaf-a", .intermediates = {"paths/ica-a"}, .anchors = {"paths/root-a"},
-     .expected = VerifyError::not_yet_valid, .at_depth = 1,
+     .leaf = "paths/leaf-a",
+     .intermediates = {"paths/ica-a"},
+     .anchors = {"paths/root-a"},
+     .expected = VerifyError::not_yet_valid,
+     .at_depth = 1,
      .when = at(k2023_12_31_23_59_59)},
     {.name = "at_fixed_not_before",
-     .leaf = "paths/leaf-a", .intermediates = {"paths/ica-a"}, .anchors = {"paths/root-a"},
-     .expected = std::nullopt, .at_depth = std::nullopt,
+     .leaf = "paths/leaf-a",
+     .intermediates = {"paths/ica-a"},
+     .anchors = {"paths/root-a"},
+     .expected = std::nullopt,
+     .at_depth = std::nullopt,
      .when = at(k2024_01_01)},
     // An intermediate that ends before its leaf (paths.sh: ica-short, 2024 only).
     {.name = "intermediate_at_its_not_after",
-     .leaf = "paths/leaf-short", .intermediates = {"paths/ica-short"}, .anchors = {"paths/root-a"},
-     .expected = std::nullopt, .at_depth = std::nullopt,
+     .leaf = "paths/leaf-short",
+     .intermediates = {"paths/ica-short"},
+     .anchors = {"paths/root-a"},
+     .expected = std::nullopt,
+     .at_depth = std::nullopt,
      .when = at(k2024_12_31_23_59_59)},
     {.name = "intermediate_second_after_its_not_after",
-     .leaf = "paths/leaf-short", .intermediates = {"paths/ica-short"}, .anchors = {"paths/root-a"},
-     .expected = VerifyError::expired, .at_depth = 1,
+     .leaf = "paths/leaf-short",
+     .intermediates = {"paths/ica-short"},
+     .anchors = {"paths/root-a"},
+     .expected = VerifyError::expired,
+     .at_depth = 1,
      .when = at(k2025_01_01)},
     {.name = "intermediate_expired_leaf_valid",
-     .leaf = "paths/leaf-short", .intermediates = {"paths/ica-short"}, .anchors = {"paths/root-a"},
-     .expected = VerifyError::expired, .at_depth = 1},
+     .leaf = "paths/leaf-short",
+     .intermediates = {"paths/ica-short"},
+     .anchors = {"paths/root-a"},
+     .expected = VerifyError::expired,
+     .at_depth = 1},
     // The anchor's validity is enforced too (trust_store.hpp).
     {.name = "root_at_its_not_after",
-     .leaf = "paths/leaf-under-short", .intermediates = {"paths/ica-under-short"},
+     .leaf = "paths/leaf-under-short",
+     .intermediates = {"paths/ica-under-short"},
      .anchors = {"paths/root-short"},
-     .expected = std::nullopt, .at_depth = std::nullopt,
+     .expected = std::nullopt,
+     .at_depth = std::nullopt,
      .when = at(k2024_12_31_23_59_59)},
     {.name = "root_expired",
-     .leaf = "paths/leaf-under-short", .intermediates = {"paths/ica-under-short"},
+     .leaf = "paths/leaf-under-short",
+     .intermediates = {"paths/ica-under-short"},
      .anchors = {"paths/root-short"},
-     .expected = VerifyError::expired, .at_depth = 2},
+     .expected = VerifyError::expired,
+     .at_depth = 2},
 };
 INSTANTIATE_TEST_SUITE_P(VerifyValidity, VerifyTable, testing::ValuesIn(kValidity), row_name);
 
@@ -245,61 +292,98 @@ INSTANTIATE_TEST_SUITE_P(VerifyValidity, VerifyTable, testing::ValuesIn(kValidit
 
 const VerifyCase kPathLength[] = {
     {.name = "root_pathlen0_one_intermediate",
-     .leaf = "paths/leaf-pathlen0", .intermediates = {"paths/ica-pathlen0"}, .anchors = {"paths/root-pathlen0"},
-     .expected = VerifyError::path_length_exceeded, .at_depth = 1},
+     .leaf = "paths/leaf-pathlen0",
+     .intermediates = {"paths/ica-pathlen0"},
+     .anchors = {"paths/root-pathlen0"},
+     .expected = VerifyError::path_length_exceeded,
+     .at_depth = 1},
     {.name = "root_pathlen1_one_intermediate",
-     .leaf = "paths/leaf-pathlen1", .intermediates = {"paths/ica-pathlen1"}, .anchors = {"paths/root-pathlen1"},
-     .expected = std::nullopt, .at_depth = std::nullopt},
-    {.name = "root_pathlen1_two_intermediates",
-     .leaf = "paths/leaf-pathlen1-b", .intermediates = {"paths/ica-pathlen1-b", "paths/ica-pathlen1"},
+     .leaf = "paths/leaf-pathlen1",
+     .intermediates = {"paths/ica-pathlen1"},
      .anchors = {"paths/root-pathlen1"},
-     .expected = VerifyError::path_length_exceeded, .at_depth = 1},
+     .expected = std::nullopt,
+     .at_depth = std::nullopt},
+    {.name = "root_pathlen1_two_intermediates",
+     .leaf = "paths/leaf-pathlen1-b",
+     .intermediates = {"paths/ica-pathlen1-b", "paths/ica-pathlen1"},
+     .anchors = {"paths/root-pathlen1"},
+     .expected = VerifyError::path_length_exceeded,
+     .at_depth = 1},
     // ica-pathlen1-rekey is "ICA Pathlen 1" issued by "ICA Pathlen 1": self-issued, so it does not
     // count (6.1.4 l) and one logical intermediate remains.
     {.name = "root_pathlen1_self_issued_not_counted",
-     .leaf = "paths/leaf-pathlen1-rekey", .intermediates = {"paths/ica-pathlen1-rekey", "paths/ica-pathlen1"},
+     .leaf = "paths/leaf-pathlen1-rekey",
+     .intermediates = {"paths/ica-pathlen1-rekey", "paths/ica-pathlen1"},
      .anchors = {"paths/root-pathlen1"},
-     .expected = std::nullopt, .at_depth = std::nullopt,
-     .expected_path = {"paths/leaf-pathlen1-rekey", "paths/ica-pathlen1-rekey", "paths/ica-pathlen1", "paths/root-pathlen1"}},
+     .expected = std::nullopt,
+     .at_depth = std::nullopt,
+     .expected_path = {"paths/leaf-pathlen1-rekey", "paths/ica-pathlen1-rekey",
+                       "paths/ica-pathlen1", "paths/root-pathlen1"}},
     // A CA certificate as the leaf: its own pathLenConstraint 0 constrains nothing (RFC 5280
     // profile; the web PKI profile refuses a CA leaf outright).
     {.name = "leaf_own_pathlen_ignored",
-     .leaf = "paths/leaf-ca-pathlen0", .intermediates = {"paths/ica-pathlen1"}, .anchors = {"paths/root-pathlen1"},
-     .expected = std::nullopt, .at_depth = std::nullopt,
+     .leaf = "paths/leaf-ca-pathlen0",
+     .intermediates = {"paths/ica-pathlen1"},
+     .anchors = {"paths/root-pathlen1"},
+     .expected = std::nullopt,
+     .at_depth = std::nullopt,
      .profile = Profile::rfc5280},
     {.name = "leaf_ca_refused_by_web_pki",
-     .leaf = "paths/leaf-ca-pathlen0", .intermediates = {"paths/ica-pathlen1"}, .anchors = {"paths/root-pathlen1"},
-     .expected = VerifyError::profile_violation, .at_depth = 0},
+     .leaf = "paths/leaf-ca-pathlen0",
+     .intermediates = {"paths/ica-pathlen1"},
+     .anchors = {"paths/root-pathlen1"},
+     .expected = VerifyError::profile_violation,
+     .at_depth = 0},
     {.name = "max_intermediates_0_with_one",
-     .leaf = "paths/leaf-a", .intermediates = {"paths/ica-a"}, .anchors = {"paths/root-a"},
-     .expected = VerifyError::path_too_long, .at_depth = std::nullopt,
+     .leaf = "paths/leaf-a",
+     .intermediates = {"paths/ica-a"},
+     .anchors = {"paths/root-a"},
+     .expected = VerifyError::path_too_long,
+     .at_depth = std::nullopt,
      .max_intermediates = 0},
     {.name = "max_intermediates_1_with_one",
-     .leaf = "paths/leaf-a", .intermediates = {"paths/ica-a"}, .anchors = {"paths/root-a"},
-     .expected = std::nullopt, .at_depth = std::nullopt,
+     .leaf = "paths/leaf-a",
+     .intermediates = {"paths/ica-a"},
+     .anchors = {"paths/root-a"},
+     .expected = std::nullopt,
+     .at_depth = std::nullopt,
      .max_intermediates = 1},
     {.name = "max_intermediates_1_with_two",
-     .leaf = "paths/leaf-a2", .intermediates = {"paths/ica-a2", "paths/ica-a"}, .anchors = {"paths/root-a"},
-     .expected = VerifyError::path_too_long, .at_depth = std::nullopt,
+     .leaf = "paths/leaf-a2",
+     .intermediates = {"paths/ica-a2", "paths/ica-a"},
+     .anchors = {"paths/root-a"},
+     .expected = VerifyError::path_too_long,
+     .at_depth = std::nullopt,
      .max_intermediates = 1},
     {.name = "max_intermediates_2_with_two",
-     .leaf = "paths/leaf-a2", .intermediates = {"paths/ica-a2", "paths/ica-a"}, .anchors = {"paths/root-a"},
-     .expected = std::nullopt, .at_depth = std::nullopt,
+     .leaf = "paths/leaf-a2",
+     .intermediates = {"paths/ica-a2", "paths/ica-a"},
+     .anchors = {"paths/root-a"},
+     .expected = std::nullopt,
+     .at_depth = std::nullopt,
      .max_intermediates = 2},
     {.name = "max_intermediates_1_self_issued_not_counted",
-     .leaf = "paths/leaf-a-rekey", .intermediates = {"paths/ica-a-rekey", "paths/ica-a"},
+     .leaf = "paths/leaf-a-rekey",
+     .intermediates = {"paths/ica-a-rekey", "paths/ica-a"},
      .anchors = {"paths/root-a"},
-     .expected = std::nullopt, .at_depth = std::nullopt,
+     .expected = std::nullopt,
+     .at_depth = std::nullopt,
      .expected_path = {"paths/leaf-a-rekey", "paths/ica-a-rekey", "paths/ica-a", "paths/root-a"},
      .max_intermediates = 1},
     {.name = "max_intermediates_0_anchor_issues_leaf",
-     .leaf = "paths/leaf-a", .intermediates = {}, .anchors = {"paths/ica-a"},
-     .expected = std::nullopt, .at_depth = std::nullopt,
+     .leaf = "paths/leaf-a",
+     .intermediates = {},
+     .anchors = {"paths/ica-a"},
+     .expected = std::nullopt,
+     .at_depth = std::nullopt,
      .expected_path = {"paths/leaf-a", "paths/ica-a"},
      .max_intermediates = 0},
     {.name = "max_intermediates_0_leaf_is_anchor",
-     .leaf = "paths/leaf-a", .intermediates = {}, .anchors = {"paths/leaf-a"},
-     .expected = std::nullopt, .at_depth = std::nullopt,
+     .leaf = "paths/leaf-a",
+     .intermediates = {},
+     .anchors = {"paths/leaf-a"},
+     .expected = std::nullopt,
+     .at_depth = std::nullopt,
      .expected_path = {"paths/leaf-a"},
      .max_intermediates = 0},
 };
@@ -309,46 +393,78 @@ INSTANTIATE_TEST_SUITE_P(VerifyPathLength, VerifyTable, testing::ValuesIn(kPathL
 
 const VerifyCase kConstraints[] = {
     {.name = "issuer_ca_false",
-     .leaf = "paths/leaf-not-ca", .intermediates = {"paths/ica-not-ca"}, .anchors = {"paths/root-a"},
-     .expected = VerifyError::not_a_ca, .at_depth = 1},
-    {.name = "issuer_without_basic_constraints",
-     .leaf = "paths/leaf-no-bc", .intermediates = {"paths/ica-no-bc"}, .anchors = {"paths/root-a"},
-     .expected = VerifyError::not_a_ca, .at_depth = 1},
-    {.name = "issuer_key_usage_without_key_cert_sign",
-     .leaf = "paths/leaf-no-certsign", .intermediates = {"paths/ica-no-certsign"},
+     .leaf = "paths/leaf-not-ca",
+     .intermediates = {"paths/ica-not-ca"},
      .anchors = {"paths/root-a"},
-     .expected = VerifyError::ca_key_usage_missing, .at_depth = 1},
+     .expected = VerifyError::not_a_ca,
+     .at_depth = 1},
+    {.name = "issuer_without_basic_constraints",
+     .leaf = "paths/leaf-no-bc",
+     .intermediates = {"paths/ica-no-bc"},
+     .anchors = {"paths/root-a"},
+     .expected = VerifyError::not_a_ca,
+     .at_depth = 1},
+    {.name = "issuer_key_usage_without_key_cert_sign",
+     .leaf = "paths/leaf-no-certsign",
+     .intermediates = {"paths/ica-no-certsign"},
+     .anchors = {"paths/root-a"},
+     .expected = VerifyError::ca_key_usage_missing,
+     .at_depth = 1},
     {.name = "leaf_client_auth_only_for_server",
-     .leaf = "paths/leaf-client-only", .intermediates = {"paths/ica-a"}, .anchors = {"paths/root-a"},
-     .expected = VerifyError::extended_key_usage_mismatch, .at_depth = 0},
+     .leaf = "paths/leaf-client-only",
+     .intermediates = {"paths/ica-a"},
+     .anchors = {"paths/root-a"},
+     .expected = VerifyError::extended_key_usage_mismatch,
+     .at_depth = 0},
     {.name = "leaf_client_auth_only_for_client",
-     .leaf = "paths/leaf-client-only", .intermediates = {"paths/ica-a"}, .anchors = {"paths/root-a"},
-     .expected = std::nullopt, .at_depth = std::nullopt,
-     .door = Door::client, .purpose = KeyPurpose::client_auth},
+     .leaf = "paths/leaf-client-only",
+     .intermediates = {"paths/ica-a"},
+     .anchors = {"paths/root-a"},
+     .expected = std::nullopt,
+     .at_depth = std::nullopt,
+     .door = Door::client,
+     .purpose = KeyPurpose::client_auth},
     {.name = "leaf_server_and_client_for_client",
-     .leaf = "paths/leaf-a", .intermediates = {"paths/ica-a"}, .anchors = {"paths/root-a"},
-     .expected = std::nullopt, .at_depth = std::nullopt,
-     .door = Door::client, .purpose = KeyPurpose::client_auth},
+     .leaf = "paths/leaf-a",
+     .intermediates = {"paths/ica-a"},
+     .anchors = {"paths/root-a"},
+     .expected = std::nullopt,
+     .at_depth = std::nullopt,
+     .door = Door::client,
+     .purpose = KeyPurpose::client_auth},
     // A CA's extKeyUsage limits what it may issue for (Chromium, CABF).
     {.name = "issuer_eku_client_only_for_server",
-     .leaf = "paths/leaf-twin", .intermediates = {"paths/ica-twin-wrong-eku"}, .anchors = {"paths/root-a"},
-     .expected = VerifyError::extended_key_usage_mismatch, .at_depth = 1},
+     .leaf = "paths/leaf-twin",
+     .intermediates = {"paths/ica-twin-wrong-eku"},
+     .anchors = {"paths/root-a"},
+     .expected = VerifyError::extended_key_usage_mismatch,
+     .at_depth = 1},
     {.name = "issuer_eku_client_only_for_client",
-     .leaf = "paths/leaf-twin", .intermediates = {"paths/ica-twin-wrong-eku"}, .anchors = {"paths/root-a"},
-     .expected = std::nullopt, .at_depth = std::nullopt,
-     .door = Door::client, .purpose = KeyPurpose::client_auth},
+     .leaf = "paths/leaf-twin",
+     .intermediates = {"paths/ica-twin-wrong-eku"},
+     .anchors = {"paths/root-a"},
+     .expected = std::nullopt,
+     .at_depth = std::nullopt,
+     .door = Door::client,
+     .purpose = KeyPurpose::client_auth},
     {.name = "unknown_critical_extension_in_leaf",
-     .leaf = "paths/leaf-unknown-critical-leaf", .intermediates = {"paths/ica-a"},
+     .leaf = "paths/leaf-unknown-critical-leaf",
+     .intermediates = {"paths/ica-a"},
      .anchors = {"paths/root-a"},
-     .expected = VerifyError::unknown_critical_extension, .at_depth = 0},
+     .expected = VerifyError::unknown_critical_extension,
+     .at_depth = 0},
     {.name = "unknown_critical_extension_in_intermediate",
-     .leaf = "paths/leaf-unknown-critical", .intermediates = {"paths/ica-unknown-critical"},
+     .leaf = "paths/leaf-unknown-critical",
+     .intermediates = {"paths/ica-unknown-critical"},
      .anchors = {"paths/root-a"},
-     .expected = VerifyError::unknown_critical_extension, .at_depth = 1},
+     .expected = VerifyError::unknown_critical_extension,
+     .at_depth = 1},
     {.name = "unknown_critical_extension_in_leaf_rfc5280",
-     .leaf = "paths/leaf-unknown-critical-leaf", .intermediates = {"paths/ica-a"},
+     .leaf = "paths/leaf-unknown-critical-leaf",
+     .intermediates = {"paths/ica-a"},
      .anchors = {"paths/root-a"},
-     .expected = VerifyError::unknown_critical_extension, .at_depth = 0,
+     .expected = VerifyError::unknown_critical_extension,
+     .at_depth = 0,
      .profile = Profile::rfc5280},
 };
 INSTANTIATE_TEST_SUITE_P(VerifyConstraints, VerifyTable, testing::ValuesIn(kConstraints), row_name);
@@ -357,76 +473,138 @@ INSTANTIATE_TEST_SUITE_P(VerifyConstraints, VerifyTable, testing::ValuesIn(kCons
 
 const VerifyCase kNameConstraints[] = {
     {.name = "permitted_exact",
-     .leaf = "paths/leaf-name-constraints-permit-ok", .intermediates = {"paths/ica-name-constraints-permit"}, .anchors = {"paths/root-a"},
-     .expected = std::nullopt, .at_depth = std::nullopt},
+     .leaf = "paths/leaf-name-constraints-permit-ok",
+     .intermediates = {"paths/ica-name-constraints-permit"},
+     .anchors = {"paths/root-a"},
+     .expected = std::nullopt,
+     .at_depth = std::nullopt},
     {.name = "permitted_subdomain",
-     .leaf = "paths/leaf-name-constraints-permit-sub", .intermediates = {"paths/ica-name-constraints-permit"}, .anchors = {"paths/root-a"},
-     .expected = std::nullopt, .at_depth = std::nullopt},
+     .leaf = "paths/leaf-name-constraints-permit-sub",
+     .intermediates = {"paths/ica-name-constraints-permit"},
+     .anchors = {"paths/root-a"},
+     .expected = std::nullopt,
+     .at_depth = std::nullopt},
     {.name = "outside_permitted",
-     .leaf = "paths/leaf-name-constraints-permit-other", .intermediates = {"paths/ica-name-constraints-permit"}, .anchors = {"paths/root-a"},
-     .expected = VerifyError::name_constraint_violation, .at_depth = 0},
+     .leaf = "paths/leaf-name-constraints-permit-other",
+     .intermediates = {"paths/ica-name-constraints-permit"},
+     .anchors = {"paths/root-a"},
+     .expected = VerifyError::name_constraint_violation,
+     .at_depth = 0},
     {.name = "outside_permitted_client_door",
-     .leaf = "paths/leaf-name-constraints-permit-other", .intermediates = {"paths/ica-name-constraints-permit"}, .anchors = {"paths/root-a"},
-     .expected = VerifyError::name_constraint_violation, .at_depth = 0,
+     .leaf = "paths/leaf-name-constraints-permit-other",
+     .intermediates = {"paths/ica-name-constraints-permit"},
+     .anchors = {"paths/root-a"},
+     .expected = VerifyError::name_constraint_violation,
+     .at_depth = 0,
      .door = Door::client},
     {.name = "inside_excluded",
-     .leaf = "paths/leaf-name-constraints-exclude-bad", .intermediates = {"paths/ica-name-constraints-exclude"}, .anchors = {"paths/root-a"},
-     .expected = VerifyError::name_constraint_violation, .at_depth = 0},
+     .leaf = "paths/leaf-name-constraints-exclude-bad",
+     .intermediates = {"paths/ica-name-constraints-exclude"},
+     .anchors = {"paths/root-a"},
+     .expected = VerifyError::name_constraint_violation,
+     .at_depth = 0},
     {.name = "outside_excluded",
-     .leaf = "paths/leaf-name-constraints-exclude-ok", .intermediates = {"paths/ica-name-constraints-exclude"}, .anchors = {"paths/root-a"},
-     .expected = std::nullopt, .at_depth = std::nullopt},
+     .leaf = "paths/leaf-name-constraints-exclude-ok",
+     .intermediates = {"paths/ica-name-constraints-exclude"},
+     .anchors = {"paths/root-a"},
+     .expected = std::nullopt,
+     .at_depth = std::nullopt},
 };
-INSTANTIATE_TEST_SUITE_P(VerifyNameConstraints, VerifyTable, testing::ValuesIn(kNameConstraints), row_name);
+INSTANTIATE_TEST_SUITE_P(VerifyNameConstraints, VerifyTable, testing::ValuesIn(kNameConstraints),
+                         row_name);
 
-// --- 5. the identity check behind a valid chain ----------------------------------------------------
+// --- 5. the identity check behind a valid chain
+// ----------------------------------------------------
 
 const VerifyCase kIdentity[] = {
     {.name = "dns_first_san",
-     .leaf = kP256Leaf, .intermediates = {kP256Intermediate}, .anchors = {kP256Root},
-     .expected = std::nullopt, .at_depth = std::nullopt,
-     .when = from_not_before(kP256Leaf, 0), .reference = "example.test", .matched = "example.test"},
+     .leaf = kP256Leaf,
+     .intermediates = {kP256Intermediate},
+     .anchors = {kP256Root},
+     .expected = std::nullopt,
+     .at_depth = std::nullopt,
+     .when = from_not_before(kP256Leaf, 0),
+     .reference = "example.test",
+     .matched = "example.test"},
     {.name = "dns_second_san",
-     .leaf = kP256Leaf, .intermediates = {kP256Intermediate}, .anchors = {kP256Root},
-     .expected = std::nullopt, .at_depth = std::nullopt,
-     .when = from_not_before(kP256Leaf, 0), .reference = "xmpp.example.test", .matched = "xmpp.example.test"},
+     .leaf = kP256Leaf,
+     .intermediates = {kP256Intermediate},
+     .anchors = {kP256Root},
+     .expected = std::nullopt,
+     .at_depth = std::nullopt,
+     .when = from_not_before(kP256Leaf, 0),
+     .reference = "xmpp.example.test",
+     .matched = "xmpp.example.test"},
     {.name = "dns_reference_upper_case",
-     .leaf = kP256Leaf, .intermediates = {kP256Intermediate}, .anchors = {kP256Root},
-     .expected = std::nullopt, .at_depth = std::nullopt,
-     .when = from_not_before(kP256Leaf, 0), .reference = "EXAMPLE.TEST"},
+     .leaf = kP256Leaf,
+     .intermediates = {kP256Intermediate},
+     .anchors = {kP256Root},
+     .expected = std::nullopt,
+     .at_depth = std::nullopt,
+     .when = from_not_before(kP256Leaf, 0),
+     .reference = "EXAMPLE.TEST"},
     {.name = "dns_mismatch",
-     .leaf = kP256Leaf, .intermediates = {kP256Intermediate}, .anchors = {kP256Root},
-     .expected = VerifyError::name_mismatch, .at_depth = 0,
-     .when = from_not_before(kP256Leaf, 0), .reference = "other.test"},
+     .leaf = kP256Leaf,
+     .intermediates = {kP256Intermediate},
+     .anchors = {kP256Root},
+     .expected = VerifyError::name_mismatch,
+     .at_depth = 0,
+     .when = from_not_before(kP256Leaf, 0),
+     .reference = "other.test"},
     {.name = "dns_subdomain_mismatch",
-     .leaf = kP256Leaf, .intermediates = {kP256Intermediate}, .anchors = {kP256Root},
-     .expected = VerifyError::name_mismatch, .at_depth = 0,
-     .when = from_not_before(kP256Leaf, 0), .reference = "www.example.test"},
+     .leaf = kP256Leaf,
+     .intermediates = {kP256Intermediate},
+     .anchors = {kP256Root},
+     .expected = VerifyError::name_mismatch,
+     .at_depth = 0,
+     .when = from_not_before(kP256Leaf, 0),
+     .reference = "www.example.test"},
     {.name = "ip_reference_dns_sans_only",
-     .leaf = kP256Leaf, .intermediates = {kP256Intermediate}, .anchors = {kP256Root},
-     .expected = VerifyError::name_mismatch, .at_depth = 0,
-     .when = from_not_before(kP256Leaf, 0), .reference = "192.0.2.1"},
+     .leaf = kP256Leaf,
+     .intermediates = {kP256Intermediate},
+     .anchors = {kP256Root},
+     .expected = VerifyError::name_mismatch,
+     .at_depth = 0,
+     .when = from_not_before(kP256Leaf, 0),
+     .reference = "192.0.2.1"},
     // The chain is checked before the name: an expired chain that also names someone else
     // reports the expiry.
     {.name = "chain_error_before_name",
-     .leaf = kP256Leaf, .intermediates = {kP256Intermediate}, .anchors = {kP256Root},
-     .expected = VerifyError::expired, .at_depth = 0,
-     .when = from_not_after(kP256Leaf, 1), .reference = "other.test"},
+     .leaf = kP256Leaf,
+     .intermediates = {kP256Intermediate},
+     .anchors = {kP256Root},
+     .expected = VerifyError::expired,
+     .at_depth = 0,
+     .when = from_not_after(kP256Leaf, 1),
+     .reference = "other.test"},
     {.name = "ip_reference_ip_san",
-     .leaf = "paths/leaf-ip", .intermediates = {"paths/ica-a"}, .anchors = {"paths/root-a"},
-     .expected = std::nullopt, .at_depth = std::nullopt,
+     .leaf = "paths/leaf-ip",
+     .intermediates = {"paths/ica-a"},
+     .anchors = {"paths/root-a"},
+     .expected = std::nullopt,
+     .at_depth = std::nullopt,
      .reference = "192.0.2.10"},
     {.name = "ip_reference_other_ip",
-     .leaf = "paths/leaf-ip", .intermediates = {"paths/ica-a"}, .anchors = {"paths/root-a"},
-     .expected = VerifyError::name_mismatch, .at_depth = 0,
+     .leaf = "paths/leaf-ip",
+     .intermediates = {"paths/ica-a"},
+     .anchors = {"paths/root-a"},
+     .expected = VerifyError::name_mismatch,
+     .at_depth = 0,
      .reference = "192.0.2.11"},
     {.name = "dns_reference_ip_san_only",
-     .leaf = "paths/leaf-ip", .intermediates = {"paths/ica-a"}, .anchors = {"paths/root-a"},
-     .expected = VerifyError::name_mismatch, .at_depth = 0,
+     .leaf = "paths/leaf-ip",
+     .intermediates = {"paths/ica-a"},
+     .anchors = {"paths/root-a"},
+     .expected = VerifyError::name_mismatch,
+     .at_depth = 0,
      .reference = "ip.example.test"},
     // A dNSName that spells the address is not an iPAddress.
     {.name = "ip_reference_dns_san_spelling_it",
-     .leaf = "paths/leaf-dns-ip", .intermediates = {"paths/ica-a"}, .anchors = {"paths/root-a"},
-     .expected = VerifyError::name_mismatch, .at_depth = 0,
+     .leaf = "paths/leaf-dns-ip",
+     .intermediates = {"paths/ica-a"},
+     .anchors = {"paths/root-a"},
+     .expected = VerifyError::name_mismatch,
+     .at_depth = 0,
      .reference = "192.0.2.10"},
 };
 INSTANTIATE_TEST_SUITE_P(VerifyIdentity, VerifyTable, testing::ValuesIn(kIdentity), row_name);
@@ -442,7 +620,8 @@ TEST(VerifyFrontDoor, NullLeaf) {
   const auto server = verify_server_certificate(nullptr, {}, anchors, *reference, policy);
   ASSERT_FALSE(server.has_value());
   EXPECT_EQ(server.error().error, VerifyError::no_issuer_found);
-  const auto client = verify_client_certificate(nullptr, {fixture("paths/ica-a"), nullptr}, anchors, policy);
+  const auto client =
+      verify_client_certificate(nullptr, {fixture("paths/ica-a"), nullptr}, anchors, policy);
   ASSERT_FALSE(client.has_value());
   EXPECT_EQ(client.error().error, VerifyError::no_issuer_found);
 }

@@ -48,7 +48,8 @@ std::string utc_text(pki::UnixTime t) {
 // RFC 7301 3.1: a list of non-empty, length-prefixed names of at most 255 bytes.
 Result<std::string> alpn_wire(const std::vector<std::string>& protocols) {
   if (protocols.size() > kMaxAlpnProtocols) {
-    return fail(Error::limit("ALPN: more than " + std::to_string(kMaxAlpnProtocols) + " protocols"));
+    return fail(
+        Error::limit("ALPN: more than " + std::to_string(kMaxAlpnProtocols) + " protocols"));
   }
   std::string wire;
   for (const auto& protocol : protocols) {
@@ -87,7 +88,8 @@ Result<SslCtxPtr> new_context(const TlsPolicy& policy, bool server, LibCtxPtr& l
     library = std::move(*fips);
     properties = kFipsProperties;
   }
-  SslCtxPtr ctx(SSL_CTX_new_ex(library.get(), properties, server ? TLS_server_method() : TLS_client_method()));
+  SslCtxPtr ctx(SSL_CTX_new_ex(library.get(), properties,
+                               server ? TLS_server_method() : TLS_client_method()));
   if (!ctx) return fail(Error::crypto(with_reason("cannot create a TLS context")));
 
   // The system configuration (Debian's openssl.cnf) is applied by SSL_CTX_new; everything below
@@ -96,12 +98,14 @@ Result<SslCtxPtr> new_context(const TlsPolicy& policy, bool server, LibCtxPtr& l
       SSL_CTX_set_max_proto_version(ctx.get(), openssl_version(policy.max_version)) != 1) {
     return fail(Error::crypto(with_reason("cannot set the TLS protocol versions")));
   }
-  if (!policy.tls13_suites.empty() && SSL_CTX_set_ciphersuites(ctx.get(), join(policy.tls13_suites).c_str()) != 1) {
+  if (!policy.tls13_suites.empty() &&
+      SSL_CTX_set_ciphersuites(ctx.get(), join(policy.tls13_suites).c_str()) != 1) {
     return fail(Error::crypto(with_reason("cannot set the TLS 1.3 suites")));
   }
   // validate() allows an empty TLS 1.2 list only when the minimum version is TLS 1.3, and then
   // the version floor alone keeps every TLS 1.2 suite out.
-  if (!policy.tls12_suites.empty() && SSL_CTX_set_cipher_list(ctx.get(), join(policy.tls12_suites).c_str()) != 1) {
+  if (!policy.tls12_suites.empty() &&
+      SSL_CTX_set_cipher_list(ctx.get(), join(policy.tls12_suites).c_str()) != 1) {
     return fail(Error::crypto(with_reason("cannot set the TLS 1.2 suites")));
   }
   if (SSL_CTX_set1_groups_list(ctx.get(), join(policy.groups).c_str()) != 1) {
@@ -135,13 +139,15 @@ Result<void> check_server_key(const pki::PublicKeyInfo& key) {
   std::string why;
   if (!pki::key_is_acceptable(key, why)) return fail(Error::invalid_argument(why));
   if (key.algorithm == pki::KeyAlgorithm::rsa) return {};
-  if (key.algorithm == pki::KeyAlgorithm::ec && (key.curve == "P-256" || key.curve == "P-384")) return {};
+  if (key.algorithm == pki::KeyAlgorithm::ec && (key.curve == "P-256" || key.curve == "P-384"))
+    return {};
   if (key.algorithm == pki::KeyAlgorithm::ec) {
     return fail(Error::invalid_argument("ECDSA key on curve " + key.curve +
                                         " (a server key must be on P-256 or P-384)"));
   }
-  return fail(Error::invalid_argument("key type not served (a server key must be RSA of 2048 bits "
-                                      "or more, or ECDSA on P-256 or P-384)"));
+  return fail(
+      Error::invalid_argument("key type not served (a server key must be RSA of 2048 bits "
+                              "or more, or ECDSA on P-256 or P-384)"));
 }
 
 }  // namespace
@@ -182,12 +188,13 @@ int staple_callback(SSL* ssl, void* arg) {
 
 // RFC 7301 3.2: the server's preference wins; a client that offers ALPN but none of ours gets
 // no_application_protocol rather than a stream of the wrong protocol.
-int alpn_select_callback(SSL*, const unsigned char** out, unsigned char* out_length, const unsigned char* in,
-                         unsigned int in_length, void* arg) {
+int alpn_select_callback(SSL*, const unsigned char** out, unsigned char* out_length,
+                         const unsigned char* in, unsigned int in_length, void* arg) {
   const auto* impl = static_cast<const ServerContext::Impl*>(arg);
   unsigned char* selected = nullptr;
   const auto* ours = reinterpret_cast<const unsigned char*>(impl->alpn.data());
-  if (SSL_select_next_proto(&selected, out_length, ours, static_cast<unsigned int>(impl->alpn.size()), in,
+  if (SSL_select_next_proto(&selected, out_length, ours,
+                            static_cast<unsigned int>(impl->alpn.size()), in,
                             in_length) != OPENSSL_NPN_NEGOTIATED) {
     return SSL_TLSEXT_ERR_ALERT_FATAL;
   }
@@ -197,8 +204,9 @@ int alpn_select_callback(SSL*, const unsigned char** out, unsigned char* out_len
 
 Result<void> check_staple(const std::optional<std::string>& der) {
   if (der && (der->empty() || der->size() > kMaxOcspStapleBytes)) {
-    return fail(Error::limit("OCSP response to staple must be 1 to " + std::to_string(kMaxOcspStapleBytes) +
-                             " bytes, got " + std::to_string(der->size())));
+    return fail(Error::limit("OCSP response to staple must be 1 to " +
+                             std::to_string(kMaxOcspStapleBytes) + " bytes, got " +
+                             std::to_string(der->size())));
   }
   return {};
 }
@@ -232,46 +240,50 @@ Result<std::shared_ptr<ServerContext>> ServerContext::create(const ServerOptions
   const pki::Certificate& leaf = *impl->chain.front();
 
   if (auto key_ok = check_server_key(leaf.public_key()); !key_ok) {
-    return fail(Error::invalid_argument(chain_name + ": the server certificate is refused: " +
-                                        key_ok.error().message));
+    return fail(Error::invalid_argument(
+        chain_name + ": the server certificate is refused: " + key_ok.error().message));
   }
-  const pki::UnixTime now = options.validity_time.value_or(static_cast<pki::UnixTime>(std::time(nullptr)));
+  const pki::UnixTime now =
+      options.validity_time.value_or(static_cast<pki::UnixTime>(std::time(nullptr)));
   if (now > leaf.not_after()) {
     return fail(Error::invalid_argument(chain_name + ": the server certificate expired on " +
                                         utc_text(leaf.not_after())));
   }
   if (now < leaf.not_before()) {
-    return fail(Error::invalid_argument(chain_name + ": the server certificate is not valid until " +
-                                        utc_text(leaf.not_before())));
+    return fail(Error::invalid_argument(
+        chain_name + ": the server certificate is not valid until " + utc_text(leaf.not_before())));
   }
 
   auto key_text = read_file(options.key_file, kMaxKeyFileBytes);
   if (!key_text) return fail(key_text.error());
-  pki::openssl::BioPtr key_bio(BIO_new_mem_buf(key_text->data(), static_cast<int>(key_text->size())));
+  pki::openssl::BioPtr key_bio(
+      BIO_new_mem_buf(key_text->data(), static_cast<int>(key_text->size())));
   if (!key_bio) return fail(Error::crypto(with_reason(key_name + ": cannot read")));
-  pki::openssl::EvpPkeyPtr key(PEM_read_bio_PrivateKey_ex(key_bio.get(), nullptr, refuse_passphrase, nullptr,
-                                                          impl->library.get(),
-                                                          impl->library ? kFipsProperties : nullptr));
+  pki::openssl::EvpPkeyPtr key(
+      PEM_read_bio_PrivateKey_ex(key_bio.get(), nullptr, refuse_passphrase, nullptr,
+                                 impl->library.get(), impl->library ? kFipsProperties : nullptr));
   if (!key) {
     return fail(Error::parse(with_reason(key_name + ": not an unencrypted PEM private key")));
   }
   if (X509_check_private_key(leaf.openssl(), key.get()) != 1) {
     ERR_clear_error();
-    return fail(Error::invalid_argument(key_name + ": the private key does not match the certificate in " +
-                                        chain_name));
+    return fail(Error::invalid_argument(
+        key_name + ": the private key does not match the certificate in " + chain_name));
   }
 
   // OpenSSL keeps its own references (up-ref), so the chain stays owned by pki::Certificate.
   if (SSL_CTX_use_certificate(impl->ctx.get(), leaf.openssl()) != 1) {
-    return fail(Error::crypto(with_reason(chain_name + ": OpenSSL refused the server certificate")));
+    return fail(
+        Error::crypto(with_reason(chain_name + ": OpenSSL refused the server certificate")));
   }
   for (std::size_t i = 1; i < impl->chain.size(); ++i) {
     if (SSL_CTX_add1_chain_cert(impl->ctx.get(), impl->chain[i]->openssl()) != 1) {
-      return fail(Error::crypto(with_reason(chain_name + ": OpenSSL refused intermediate certificate " +
-                                            std::to_string(i + 1))));
+      return fail(Error::crypto(with_reason(
+          chain_name + ": OpenSSL refused intermediate certificate " + std::to_string(i + 1))));
     }
   }
-  if (SSL_CTX_use_PrivateKey(impl->ctx.get(), key.get()) != 1 || SSL_CTX_check_private_key(impl->ctx.get()) != 1) {
+  if (SSL_CTX_use_PrivateKey(impl->ctx.get(), key.get()) != 1 ||
+      SSL_CTX_check_private_key(impl->ctx.get()) != 1) {
     return fail(Error::crypto(with_reason(key_name + ": OpenSSL refused the private key")));
   }
 
@@ -279,7 +291,8 @@ Result<std::shared_ptr<ServerContext>> ServerContext::create(const ServerOptions
   SSL_CTX_callback_ctrl(impl->ctx.get(), SSL_CTRL_SET_TLSEXT_STATUS_REQ_CB,
                         reinterpret_cast<void (*)()>(staple_callback));
   SSL_CTX_set_tlsext_status_arg(impl->ctx.get(), impl.get());
-  if (!impl->alpn.empty()) SSL_CTX_set_alpn_select_cb(impl->ctx.get(), alpn_select_callback, impl.get());
+  if (!impl->alpn.empty())
+    SSL_CTX_set_alpn_select_cb(impl->ctx.get(), alpn_select_callback, impl.get());
   // A server does not ask for client certificates (see the header).
   SSL_CTX_set_verify(impl->ctx.get(), SSL_VERIFY_NONE, nullptr);
   return std::shared_ptr<ServerContext>(new ServerContext(std::move(impl)));
@@ -292,9 +305,15 @@ Result<void> ServerContext::set_ocsp_staple(std::optional<std::string> der) {
   return {};
 }
 
-const std::vector<pki::CertificatePtr>& ServerContext::chain() const { return impl_->chain; }
-const TlsPolicy& ServerContext::policy() const { return impl_->policy; }
-SSL_CTX* ServerContext::openssl() const { return impl_->ctx.get(); }
+const std::vector<pki::CertificatePtr>& ServerContext::chain() const {
+  return impl_->chain;
+}
+const TlsPolicy& ServerContext::policy() const {
+  return impl_->policy;
+}
+SSL_CTX* ServerContext::openssl() const {
+  return impl_->ctx.get();
+}
 
 // ---- client ------------------------------------------------------------------------------------
 
@@ -316,8 +335,9 @@ Result<std::shared_ptr<ClientContext>> ClientContext::create(const ClientOptions
   if (!ctx) return fail(ctx.error());
   impl->ctx = std::move(*ctx);
   // SSL_CTX_set_alpn_protos returns 0 on success.
-  if (!alpn->empty() && SSL_CTX_set_alpn_protos(impl->ctx.get(), reinterpret_cast<const unsigned char*>(alpn->data()),
-                                                static_cast<unsigned int>(alpn->size())) != 0) {
+  if (!alpn->empty() &&
+      SSL_CTX_set_alpn_protos(impl->ctx.get(), reinterpret_cast<const unsigned char*>(alpn->data()),
+                              static_cast<unsigned int>(alpn->size())) != 0) {
     return fail(Error::crypto(with_reason("cannot set the ALPN protocols")));
   }
   // No anchors are loaded (no SSL_CTX_set_default_verify_paths): OpenSSL's chain check runs only
@@ -326,7 +346,11 @@ Result<std::shared_ptr<ClientContext>> ClientContext::create(const ClientOptions
   return std::shared_ptr<ClientContext>(new ClientContext(std::move(impl)));
 }
 
-const TlsPolicy& ClientContext::policy() const { return impl_->policy; }
-SSL_CTX* ClientContext::openssl() const { return impl_->ctx.get(); }
+const TlsPolicy& ClientContext::policy() const {
+  return impl_->policy;
+}
+SSL_CTX* ClientContext::openssl() const {
+  return impl_->ctx.get();
+}
 
 }  // namespace parley::tls

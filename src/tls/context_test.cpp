@@ -37,23 +37,32 @@ TEST_P(ServerCertificateTable, ServesOrRefuses) {
   }
   ASSERT_FALSE(context.has_value());
   EXPECT_NE(context.error().message.find(c.error), std::string::npos) << context.error().message;
-  EXPECT_NE(context.error().message.find(c.names_file), std::string::npos) << context.error().message;
+  EXPECT_NE(context.error().message.find(c.names_file), std::string::npos)
+      << context.error().message;
 }
 
 INSTANTIATE_TEST_SUITE_P(
     Tls, ServerCertificateTable,
-    testing::Values(
-        ServerCase{"p256_chain", "chains/p256/chain.pem", "chains/p256/leaf.key", nullptr, ""},
-        ServerCase{"rsa2048_chain", "chains/rsa2048/chain.pem", "chains/rsa2048/leaf.key", nullptr, ""},
-        ServerCase{"p384", "tls/good-p384.crt", "tls/good-p384.key", nullptr, ""},
-        ServerCase{"rsa1024", "tls/weak-rsa1024.crt", "tls/weak-rsa1024.key", "RSA key of 1024 bits", "weak-rsa1024.crt"},
-        ServerCase{"p521", "tls/p521.crt", "tls/p521.key", "curve P-521", "p521.crt"},
-        ServerCase{"ed25519", "tls/ed25519.crt", "tls/ed25519.key", "key type not served", "ed25519.crt"},
-        ServerCase{"mismatched_key", "tls/mismatched.crt", "tls/mismatched.key", "does not match", "mismatched.key"},
-        ServerCase{"key_of_other_chain", "chains/p256/chain.pem", "chains/rsa2048/leaf.key", "does not match", "rsa2048/leaf.key"},
-        ServerCase{"expired", "tls/expired.crt", "tls/expired.key", "expired on 2021-01-01", "expired.crt"},
-        ServerCase{"missing_chain", "tls/no-such.crt", "tls/expired.key", "no-such.crt", "no-such.crt"},
-        ServerCase{"key_is_a_certificate", "tls/good-p384.crt", "tls/good-p384.crt", "not an unencrypted PEM private key", "good-p384.crt"}),
+    testing::Values(ServerCase{"p256_chain", "chains/p256/chain.pem", "chains/p256/leaf.key",
+                               nullptr, ""},
+                    ServerCase{"rsa2048_chain", "chains/rsa2048/chain.pem",
+                               "chains/rsa2048/leaf.key", nullptr, ""},
+                    ServerCase{"p384", "tls/good-p384.crt", "tls/good-p384.key", nullptr, ""},
+                    ServerCase{"rsa1024", "tls/weak-rsa1024.crt", "tls/weak-rsa1024.key",
+                               "RSA key of 1024 bits", "weak-rsa1024.crt"},
+                    ServerCase{"p521", "tls/p521.crt", "tls/p521.key", "curve P-521", "p521.crt"},
+                    ServerCase{"ed25519", "tls/ed25519.crt", "tls/ed25519.key",
+                               "key type not served", "ed25519.crt"},
+                    ServerCase{"mismatched_key", "tls/mismatched.crt", "tls/mismatched.key",
+                               "does not match", "mismatched.key"},
+                    ServerCase{"key_of_other_chain", "chains/p256/chain.pem",
+                               "chains/rsa2048/leaf.key", "does not match", "rsa2048/leaf.key"},
+                    ServerCase{"expired", "tls/expired.crt", "tls/expired.key",
+                               "expired on 2021-01-01", "expired.crt"},
+                    ServerCase{"missing_chain", "tls/no-such.crt", "tls/expired.key", "no-such.crt",
+                               "no-such.crt"},
+                    ServerCase{"key_is_a_certificate", "tls/good-p384.crt", "tls/good-p384.crt",
+                               "not an unencrypted PEM private key", "good-p384.crt"}),
     [](const testing::TestParamInfo<ServerCase>& row) { return std::string(row.param.name); });
 
 TEST(TlsServerContext, StapleIsBounded) {

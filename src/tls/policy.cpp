@@ -24,8 +24,9 @@ bool fips_approved_group(std::string_view group) {
   return group == "P-256" || group == "P-384";
 }
 
-Result<void> check_list(const std::vector<std::string>& chosen, const std::vector<std::string>& allowed,
-                        const char* what, FipsMode fips, bool (*fips_ok)(std::string_view)) {
+Result<void> check_list(const std::vector<std::string>& chosen,
+                        const std::vector<std::string>& allowed, const char* what, FipsMode fips,
+                        bool (*fips_ok)(std::string_view)) {
   for (const auto& item : chosen) {
     if (!contains(allowed, item)) {
       return fail(Error::invalid_argument("TLS policy: " + std::string(what) + " \"" + item +
@@ -49,8 +50,10 @@ Result<void> check_list(const std::vector<std::string>& chosen, const std::vecto
 
 const char* to_string(TlsVersion version) {
   switch (version) {
-    case TlsVersion::tls1_2: return "TLSv1.2";
-    case TlsVersion::tls1_3: return "TLSv1.3";
+    case TlsVersion::tls1_2:
+      return "TLSv1.2";
+    case TlsVersion::tls1_3:
+      return "TLSv1.3";
   }
   return "?";
 }
@@ -63,9 +66,9 @@ const std::vector<std::string>& allowed_tls13_suites() {
 
 const std::vector<std::string>& allowed_tls12_suites() {
   static const std::vector<std::string> suites = {
-      "ECDHE-ECDSA-AES256-GCM-SHA384",  "ECDHE-RSA-AES256-GCM-SHA384",
-      "ECDHE-ECDSA-CHACHA20-POLY1305",  "ECDHE-RSA-CHACHA20-POLY1305",
-      "ECDHE-ECDSA-AES128-GCM-SHA256",  "ECDHE-RSA-AES128-GCM-SHA256"};
+      "ECDHE-ECDSA-AES256-GCM-SHA384", "ECDHE-RSA-AES256-GCM-SHA384",
+      "ECDHE-ECDSA-CHACHA20-POLY1305", "ECDHE-RSA-CHACHA20-POLY1305",
+      "ECDHE-ECDSA-AES128-GCM-SHA256", "ECDHE-RSA-AES128-GCM-SHA256"};
   return suites;
 }
 
@@ -93,32 +96,36 @@ Result<void> validate(const TlsPolicy& policy) {
                                         to_string(policy.min_version) + " is above the maximum " +
                                         to_string(policy.max_version)));
   }
-  if (auto ok = check_list(policy.tls13_suites, allowed_tls13_suites(), "TLS 1.3 suite", policy.fips,
-                           fips_approved_suite);
+  if (auto ok = check_list(policy.tls13_suites, allowed_tls13_suites(), "TLS 1.3 suite",
+                           policy.fips, fips_approved_suite);
       !ok) {
     return ok;
   }
-  if (auto ok = check_list(policy.tls12_suites, allowed_tls12_suites(), "TLS 1.2 suite", policy.fips,
-                           fips_approved_suite);
+  if (auto ok = check_list(policy.tls12_suites, allowed_tls12_suites(), "TLS 1.2 suite",
+                           policy.fips, fips_approved_suite);
       !ok) {
     return ok;
   }
-  if (auto ok = check_list(policy.groups, allowed_groups(), "group", policy.fips, fips_approved_group);
+  if (auto ok =
+          check_list(policy.groups, allowed_groups(), "group", policy.fips, fips_approved_group);
       !ok) {
     return ok;
   }
   // An empty list would let OpenSSL fall back to its own defaults, which are wider than ours.
   if (policy.max_version == TlsVersion::tls1_3 && policy.tls13_suites.empty()) {
-    return fail(Error::invalid_argument("TLS policy: TLS 1.3 is enabled but no TLS 1.3 suite is listed"));
+    return fail(
+        Error::invalid_argument("TLS policy: TLS 1.3 is enabled but no TLS 1.3 suite is listed"));
   }
   if (policy.min_version == TlsVersion::tls1_2 && policy.tls12_suites.empty()) {
-    return fail(Error::invalid_argument("TLS policy: TLS 1.2 is enabled but no TLS 1.2 suite is listed"));
+    return fail(
+        Error::invalid_argument("TLS policy: TLS 1.2 is enabled but no TLS 1.2 suite is listed"));
   }
   if (policy.groups.empty()) {
     return fail(Error::invalid_argument("TLS policy: no key exchange group is listed"));
   }
   if (policy.max_peer_chain_bytes < 4096 || policy.max_peer_chain_bytes > 1024 * 1024) {
-    return fail(Error::invalid_argument("TLS policy: max_peer_chain_bytes must be between 4 KiB and 1 MiB"));
+    return fail(Error::invalid_argument(
+        "TLS policy: max_peer_chain_bytes must be between 4 KiB and 1 MiB"));
   }
   return {};
 }
@@ -128,7 +135,8 @@ Result<void> fips_provider_available() {
   // process uses.
   LibCtxPtr context(OSSL_LIB_CTX_new());
   if (!context) {
-    return fail(Error::crypto("FIPS provider not available: cannot create an OpenSSL library context"));
+    return fail(
+        Error::crypto("FIPS provider not available: cannot create an OpenSSL library context"));
   }
   OSSL_PROVIDER* fips = OSSL_PROVIDER_load(context.get(), "fips");
   if (fips == nullptr) {

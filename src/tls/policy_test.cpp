@@ -39,25 +39,58 @@ INSTANTIATE_TEST_SUITE_P(
     Tls, PolicyTable,
     testing::Values(
         PolicyCase{"standard", [](TlsPolicy&) {}, nullptr},
-        PolicyCase{"tls13_only", [](TlsPolicy& p) { p.min_version = TlsVersion::tls1_3; p.tls12_suites.clear(); }, nullptr},
+        PolicyCase{"tls13_only",
+                   [](TlsPolicy& p) {
+                     p.min_version = TlsVersion::tls1_3;
+                     p.tls12_suites.clear();
+                   },
+                   nullptr},
         PolicyCase{"tls12_only", [](TlsPolicy& p) { p.max_version = TlsVersion::tls1_2; }, nullptr},
-        PolicyCase{"reordered_groups", [](TlsPolicy& p) { p.groups = {"P-384", "P-256"}; }, nullptr},
-        PolicyCase{"cbc_suite", [](TlsPolicy& p) { p.tls12_suites.push_back("ECDHE-RSA-AES256-SHA384"); }, "ECDHE-RSA-AES256-SHA384"},
-        PolicyCase{"rsa_key_exchange", [](TlsPolicy& p) { p.tls12_suites = {"AES256-GCM-SHA384"}; }, "AES256-GCM-SHA384"},
-        PolicyCase{"finite_field_dhe", [](TlsPolicy& p) { p.tls12_suites = {"DHE-RSA-AES256-GCM-SHA384"}; }, "DHE-RSA"},
-        PolicyCase{"openssl_keyword", [](TlsPolicy& p) { p.tls12_suites = {"DEFAULT"}; }, "DEFAULT"},
-        PolicyCase{"tls13_ccm", [](TlsPolicy& p) { p.tls13_suites.push_back("TLS_AES_128_CCM_8_SHA256"); }, "CCM_8"},
+        PolicyCase{"reordered_groups",
+                   [](TlsPolicy& p) {
+                     p.groups = {"P-384", "P-256"};
+                   },
+                   nullptr},
+        PolicyCase{"cbc_suite",
+                   [](TlsPolicy& p) { p.tls12_suites.push_back("ECDHE-RSA-AES256-SHA384"); },
+                   "ECDHE-RSA-AES256-SHA384"},
+        PolicyCase{"rsa_key_exchange", [](TlsPolicy& p) { p.tls12_suites = {"AES256-GCM-SHA384"}; },
+                   "AES256-GCM-SHA384"},
+        PolicyCase{"finite_field_dhe",
+                   [](TlsPolicy& p) { p.tls12_suites = {"DHE-RSA-AES256-GCM-SHA384"}; }, "DHE-RSA"},
+        PolicyCase{"openssl_keyword", [](TlsPolicy& p) { p.tls12_suites = {"DEFAULT"}; },
+                   "DEFAULT"},
+        PolicyCase{"tls13_ccm",
+                   [](TlsPolicy& p) { p.tls13_suites.push_back("TLS_AES_128_CCM_8_SHA256"); },
+                   "CCM_8"},
         PolicyCase{"p521_group", [](TlsPolicy& p) { p.groups.push_back("P-521"); }, "P-521"},
         PolicyCase{"ffdhe_group", [](TlsPolicy& p) { p.groups = {"ffdhe2048"}; }, "ffdhe2048"},
-        PolicyCase{"duplicate_group", [](TlsPolicy& p) { p.groups = {"P-256", "P-256"}; }, "twice"},
+        PolicyCase{"duplicate_group",
+                   [](TlsPolicy& p) {
+                     p.groups = {"P-256", "P-256"};
+                   },
+                   "twice"},
         PolicyCase{"no_groups", [](TlsPolicy& p) { p.groups.clear(); }, "no key exchange group"},
-        PolicyCase{"no_tls13_suites", [](TlsPolicy& p) { p.tls13_suites.clear(); }, "no TLS 1.3 suite"},
-        PolicyCase{"no_tls12_suites", [](TlsPolicy& p) { p.tls12_suites.clear(); }, "no TLS 1.2 suite"},
-        PolicyCase{"min_above_max", [](TlsPolicy& p) { p.min_version = TlsVersion::tls1_3; p.max_version = TlsVersion::tls1_2; }, "above the maximum"},
+        PolicyCase{"no_tls13_suites", [](TlsPolicy& p) { p.tls13_suites.clear(); },
+                   "no TLS 1.3 suite"},
+        PolicyCase{"no_tls12_suites", [](TlsPolicy& p) { p.tls12_suites.clear(); },
+                   "no TLS 1.2 suite"},
+        PolicyCase{"min_above_max",
+                   [](TlsPolicy& p) {
+                     p.min_version = TlsVersion::tls1_3;
+                     p.max_version = TlsVersion::tls1_2;
+                   },
+                   "above the maximum"},
         PolicyCase{"fips_chacha", [](TlsPolicy& p) { p.fips = FipsMode::on; }, "not FIPS-approved"},
-        PolicyCase{"fips_x25519", [](TlsPolicy& p) { p = TlsPolicy::fips_140(); p.groups.push_back("X25519"); }, "X25519"},
+        PolicyCase{"fips_x25519",
+                   [](TlsPolicy& p) {
+                     p = TlsPolicy::fips_140();
+                     p.groups.push_back("X25519");
+                   },
+                   "X25519"},
         PolicyCase{"fips_subset", [](TlsPolicy& p) { p = TlsPolicy::fips_140(); }, nullptr},
-        PolicyCase{"chain_bound_too_small", [](TlsPolicy& p) { p.max_peer_chain_bytes = 100; }, "max_peer_chain_bytes"}),
+        PolicyCase{"chain_bound_too_small", [](TlsPolicy& p) { p.max_peer_chain_bytes = 100; },
+                   "max_peer_chain_bytes"}),
     [](const testing::TestParamInfo<PolicyCase>& row) { return std::string(row.param.name); });
 
 TEST(TlsPolicy, StandardPrefersAes256) {
@@ -80,7 +113,8 @@ TEST(TlsPolicy, FipsSubsetHasOnlyAesGcmAndNistCurves) {
 TEST(TlsPolicy, FipsModeFailsClosedWithoutProvider) {
   if (fips_provider_available()) GTEST_SKIP() << "a FIPS provider is installed here";
   auto probe = fips_provider_available();
-  EXPECT_EQ(probe.error().message.rfind("FIPS provider not available", 0), 0u) << probe.error().message;
+  EXPECT_EQ(probe.error().message.rfind("FIPS provider not available", 0), 0u)
+      << probe.error().message;
 
   ClientOptions client;
   client.policy = TlsPolicy::fips_140();

@@ -68,13 +68,15 @@ class PeerAcceptance {
   // pki's front door succeeded; only pki can make a VerifiedPath.
   static PeerAcceptance from_verified_path(const pki::VerifiedPath& path);
   // The trust decision accepted a leaf no anchor vouches for (the store or a prompt said yes).
-  static PeerAcceptance from_trust_decision(const pki::Certificate& accepted_leaf, AcceptanceBasis basis);
+  static PeerAcceptance from_trust_decision(const pki::Certificate& accepted_leaf,
+                                            AcceptanceBasis basis);
 
   const std::string& leaf_sha256() const { return leaf_sha256_; }
   AcceptanceBasis basis() const { return basis_; }
 
  private:
-  PeerAcceptance(std::string sha256, AcceptanceBasis basis) : leaf_sha256_(std::move(sha256)), basis_(basis) {}
+  PeerAcceptance(std::string sha256, AcceptanceBasis basis)
+      : leaf_sha256_(std::move(sha256)), basis_(basis) {}
   std::string leaf_sha256_;
   AcceptanceBasis basis_;
 };
@@ -83,8 +85,8 @@ enum class SessionState {
   handshaking,
   awaiting_trust_decision,  // client: handshake done, application data refused until accept_peer
   established,
-  closed,                   // close() was called or the peer sent close_notify
-  failed,                   // a fatal error; nothing more can be done
+  closed,  // close() was called or the peer sent close_notify
+  failed,  // a fatal error; nothing more can be done
 };
 const char* to_string(SessionState state);
 
@@ -111,10 +113,10 @@ const char* to_string(ChannelBinding type);  // "tls-exporter", ...
 // What the lock indicator shows "on request".
 struct ConnectionInfo {
   TlsVersion protocol = TlsVersion::tls1_3;
-  std::string cipher;           // IANA name, "TLS_AES_256_GCM_SHA384"
-  std::string openssl_cipher;   // OpenSSL's name, "ECDHE-RSA-AES256-GCM-SHA384"
-  std::string group;            // key exchange group, "X25519"
-  std::string alpn;             // empty when none was negotiated
+  std::string cipher;          // IANA name, "TLS_AES_256_GCM_SHA384"
+  std::string openssl_cipher;  // OpenSSL's name, "ECDHE-RSA-AES256-GCM-SHA384"
+  std::string group;           // key exchange group, "X25519"
+  std::string alpn;            // empty when none was negotiated
 };
 
 // A finding of OpenSSL's (anchorless) chain check, recorded for the log; never a verdict.

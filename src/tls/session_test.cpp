@@ -27,7 +27,8 @@ std::span<const std::uint8_t> bytes(const std::string& s) {
   return {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()};
 }
 
-std::shared_ptr<ServerContext> server_context(const std::string& chain, std::optional<std::string> staple = {},
+std::shared_ptr<ServerContext> server_context(const std::string& chain,
+                                              std::optional<std::string> staple = {},
                                               std::vector<std::string> alpn = {}) {
   ServerOptions options;
   options.chain_file = fixture("chains/" + chain + "/chain.pem");
@@ -39,7 +40,8 @@ std::shared_ptr<ServerContext> server_context(const std::string& chain, std::opt
   return context ? *context : nullptr;
 }
 
-std::shared_ptr<ClientContext> client_context(const std::function<void(ClientOptions&)>& change = {}) {
+std::shared_ptr<ClientContext> client_context(
+    const std::function<void(ClientOptions&)>& change = {}) {
   ClientOptions options;
   if (change) change(options);
   auto context = ClientContext::create(options);
@@ -83,8 +85,8 @@ std::optional<Error> handshake(Pair& pair) {
 
 void accept(Session& client) {
   ASSERT_FALSE(client.peer_chain().empty());
-  auto ok = client.accept_peer(PeerAcceptance::from_trust_decision(*client.peer_chain().front(),
-                                                                   AcceptanceBasis::accepted_by_user));
+  auto ok = client.accept_peer(PeerAcceptance::from_trust_decision(
+      *client.peer_chain().front(), AcceptanceBasis::accepted_by_user));
   ASSERT_TRUE(ok.has_value()) << ok.error().message;
 }
 
@@ -99,7 +101,8 @@ std::string read_all(Session& session) {
   }
 }
 
-// ---- negotiation ---------------------------------------------------------------------------------
+// ---- negotiation
+// ---------------------------------------------------------------------------------
 
 struct NegotiationCase {
   const char* name;
@@ -113,8 +116,9 @@ class NegotiationTable : public testing::TestWithParam<NegotiationCase> {};
 
 TEST_P(NegotiationTable, ChoosesAes256Gcm) {
   const auto& c = GetParam();
-  auto pair = make_pair(client_context([&](ClientOptions& o) { o.policy.max_version = c.max_version; }),
-                        server_context(c.chain));
+  auto pair =
+      make_pair(client_context([&](ClientOptions& o) { o.policy.max_version = c.max_version; }),
+                server_context(c.chain));
   auto failure = handshake(pair);
   ASSERT_FALSE(failure) << failure->message;
   for (Session* session : {pair.client.get(), pair.server.get()}) {
@@ -130,23 +134,28 @@ TEST_P(NegotiationTable, ChoosesAes256Gcm) {
 
 INSTANTIATE_TEST_SUITE_P(
     Tls, NegotiationTable,
-    testing::Values(
-        NegotiationCase{"p256_tls13", "p256", TlsVersion::tls1_3, TlsVersion::tls1_3, "TLS_AES_256_GCM_SHA384"},
-        NegotiationCase{"rsa2048_tls13", "rsa2048", TlsVersion::tls1_3, TlsVersion::tls1_3, "TLS_AES_256_GCM_SHA384"},
-        NegotiationCase{"p256_tls12", "p256", TlsVersion::tls1_2, TlsVersion::tls1_2, "ECDHE-ECDSA-AES256-GCM-SHA384"},
-        NegotiationCase{"rsa2048_tls12", "rsa2048", TlsVersion::tls1_2, TlsVersion::tls1_2, "ECDHE-RSA-AES256-GCM-SHA384"}),
+    testing::Values(NegotiationCase{"p256_tls13", "p256", TlsVersion::tls1_3, TlsVersion::tls1_3,
+                                    "TLS_AES_256_GCM_SHA384"},
+                    NegotiationCase{"rsa2048_tls13", "rsa2048", TlsVersion::tls1_3,
+                                    TlsVersion::tls1_3, "TLS_AES_256_GCM_SHA384"},
+                    NegotiationCase{"p256_tls12", "p256", TlsVersion::tls1_2, TlsVersion::tls1_2,
+                                    "ECDHE-ECDSA-AES256-GCM-SHA384"},
+                    NegotiationCase{"rsa2048_tls12", "rsa2048", TlsVersion::tls1_2,
+                                    TlsVersion::tls1_2, "ECDHE-RSA-AES256-GCM-SHA384"}),
     [](const testing::TestParamInfo<NegotiationCase>& row) { return std::string(row.param.name); });
 
 TEST(TlsSession, ServerPreferenceWinsOverClientOrder) {
-  auto pair = make_pair(client_context([](ClientOptions& o) {
-                          o.policy.tls13_suites = {"TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384"};
-                        }),
-                        server_context("p256"));
+  auto pair =
+      make_pair(client_context([](ClientOptions& o) {
+                  o.policy.tls13_suites = {"TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384"};
+                }),
+                server_context("p256"));
   ASSERT_FALSE(handshake(pair));
   EXPECT_EQ(pair.server->connection_info()->cipher, "TLS_AES_256_GCM_SHA384");
 }
 
-// ---- hostile clients -----------------------------------------------------------------------------
+// ---- hostile clients
+// -----------------------------------------------------------------------------
 
 // A raw OpenSSL client over memory BIOs, driven against a server Session.
 struct RawClient {
@@ -172,10 +181,12 @@ struct RawClient {
       ERR_clear_error();
       int n = 0;
       while ((n = BIO_read(out, chunk.data(), static_cast<int>(chunk.size()))) > 0) {
-        if (auto fed = server.feed_ciphertext({chunk.data(), static_cast<std::size_t>(n)}); !fed) return fed.error();
+        if (auto fed = server.feed_ciphertext({chunk.data(), static_cast<std::size_t>(n)}); !fed)
+          return fed.error();
       }
       auto progress = server.handshake();
-      while (std::size_t m = server.take_ciphertext(chunk)) BIO_write(in, chunk.data(), static_cast<int>(m));
+      while (std::size_t m = server.take_ciphertext(chunk))
+        BIO_write(in, chunk.data(), static_cast<int>(m));
       if (!progress) return progress.error();
       if (*progress == HandshakeProgress::complete) return std::nullopt;
     }
@@ -219,12 +230,18 @@ TEST_P(HostileClientTable, ServerRefuses) {
 INSTANTIATE_TEST_SUITE_P(
     Tls, HostileClientTable,
     testing::Values(
-        HostileCase{"tls11_only", TLS1_1_VERSION, "ALL:@SECLEVEL=0", "rsa2048", "unsupported protocol"},
+        HostileCase{"tls11_only", TLS1_1_VERSION, "ALL:@SECLEVEL=0", "rsa2048",
+                    "unsupported protocol"},
         HostileCase{"tls10_only", TLS1_VERSION, "ALL:@SECLEVEL=0", "p256", "unsupported protocol"},
-        HostileCase{"tls12_cbc_only_rsa", TLS1_2_VERSION, "ECDHE-RSA-AES256-SHA384:ECDHE-RSA-AES128-SHA:AES256-SHA", "rsa2048", "no shared cipher"},
-        HostileCase{"tls12_cbc_only_ecdsa", TLS1_2_VERSION, "ECDHE-ECDSA-AES256-SHA384:ECDHE-ECDSA-AES256-SHA", "p256", "no shared cipher"},
-        HostileCase{"tls12_rsa_key_exchange", TLS1_2_VERSION, "AES256-GCM-SHA384", "rsa2048", "no shared cipher"},
-        HostileCase{"tls12_dhe_only", TLS1_2_VERSION, "DHE-RSA-AES256-GCM-SHA384", "rsa2048", "no shared cipher"}),
+        HostileCase{"tls12_cbc_only_rsa", TLS1_2_VERSION,
+                    "ECDHE-RSA-AES256-SHA384:ECDHE-RSA-AES128-SHA:AES256-SHA", "rsa2048",
+                    "no shared cipher"},
+        HostileCase{"tls12_cbc_only_ecdsa", TLS1_2_VERSION,
+                    "ECDHE-ECDSA-AES256-SHA384:ECDHE-ECDSA-AES256-SHA", "p256", "no shared cipher"},
+        HostileCase{"tls12_rsa_key_exchange", TLS1_2_VERSION, "AES256-GCM-SHA384", "rsa2048",
+                    "no shared cipher"},
+        HostileCase{"tls12_dhe_only", TLS1_2_VERSION, "DHE-RSA-AES256-GCM-SHA384", "rsa2048",
+                    "no shared cipher"}),
     [](const testing::TestParamInfo<HostileCase>& row) { return std::string(row.param.name); });
 
 // An SSL made from Parley's client context without a Session to record the chain must not
@@ -241,7 +258,8 @@ TEST(TlsSession, ClientContextWithoutSessionFailsClosed) {
   EXPECT_NE(failure->message.find("unknown ca"), std::string::npos) << failure->message;
 }
 
-// ---- the trust gate --------------------------------------------------------------------------------
+// ---- the trust gate
+// --------------------------------------------------------------------------------
 
 TEST(TlsSession, ApplicationDataRefusedUntilAcceptPeer) {
   auto pair = make_pair(client_context(), server_context("p256"));
@@ -285,14 +303,15 @@ TEST(TlsSession, AcceptingAnotherCertificateFailsTheSession) {
   for (const char* other : {"chains/p256/intermediate.crt", "chains/rsa2048/leaf.crt"}) {
     auto fresh = make_pair(client_context(), server_context("p256"));
     ASSERT_FALSE(handshake(fresh));
-    auto refused = fresh.client->accept_peer(
-        PeerAcceptance::from_trust_decision(*certificate_file(other), AcceptanceBasis::previously_accepted));
+    auto refused = fresh.client->accept_peer(PeerAcceptance::from_trust_decision(
+        *certificate_file(other), AcceptanceBasis::previously_accepted));
     ASSERT_FALSE(refused.has_value()) << other;
     EXPECT_NE(refused.error().message.find("different certificate"), std::string::npos);
     EXPECT_EQ(fresh.client->state(), SessionState::failed);
     // Failed for good: the right acceptance no longer helps.
-    EXPECT_FALSE(fresh.client->accept_peer(PeerAcceptance::from_trust_decision(
-                                               *fresh.client->peer_chain().front(), AcceptanceBasis::accepted_by_user))
+    EXPECT_FALSE(fresh.client
+                     ->accept_peer(PeerAcceptance::from_trust_decision(
+                         *fresh.client->peer_chain().front(), AcceptanceBasis::accepted_by_user))
                      .has_value());
     EXPECT_FALSE(fresh.client->write(bytes("x")).has_value());
   }
@@ -301,7 +320,9 @@ TEST(TlsSession, AcceptingAnotherCertificateFailsTheSession) {
 TEST(TlsSession, AcceptPeerBeforeHandshakeIsRefused) {
   auto pair = make_pair(client_context(), server_context("p256"));
   auto leaf = certificate_file("chains/p256/leaf.crt");
-  EXPECT_FALSE(pair.client->accept_peer(PeerAcceptance::from_trust_decision(*leaf, AcceptanceBasis::accepted_by_user))
+  EXPECT_FALSE(pair.client
+                   ->accept_peer(PeerAcceptance::from_trust_decision(
+                       *leaf, AcceptanceBasis::accepted_by_user))
                    .has_value());
   EXPECT_FALSE(pair.server->write(bytes("x")).has_value());  // servers wait for their handshake too
 }
@@ -324,7 +345,8 @@ TEST(TlsSession, PeerChainIsTheServedChainAndFindingsAreRecorded) {
   }
 }
 
-// ---- channel binding -------------------------------------------------------------------------------
+// ---- channel binding
+// -------------------------------------------------------------------------------
 
 struct BindingCase {
   const char* name;
@@ -340,8 +362,9 @@ TEST_P(ChannelBindingTable, SameOnBothEnds) {
   const auto& c = GetParam();
   std::vector<std::string> values;
   for (int i = 0; i < 2; ++i) {
-    auto pair = make_pair(client_context([&](ClientOptions& o) { o.policy.max_version = c.version; }),
-                          server_context("p256"));
+    auto pair =
+        make_pair(client_context([&](ClientOptions& o) { o.policy.max_version = c.version; }),
+                  server_context("p256"));
     ASSERT_FALSE(handshake(pair));
     auto client_value = pair.client->channel_binding(c.type);
     auto server_value = pair.server->channel_binding(c.type);
@@ -360,10 +383,13 @@ TEST_P(ChannelBindingTable, SameOnBothEnds) {
 
 INSTANTIATE_TEST_SUITE_P(
     Tls, ChannelBindingTable,
-    testing::Values(BindingCase{"exporter_tls13", TlsVersion::tls1_3, ChannelBinding::tls_exporter, 32, true},
-                    BindingCase{"end_point_tls13", TlsVersion::tls1_3, ChannelBinding::tls_server_end_point, 32, false},
-                    BindingCase{"end_point_tls12", TlsVersion::tls1_2, ChannelBinding::tls_server_end_point, 32, false},
-                    BindingCase{"unique_tls12", TlsVersion::tls1_2, ChannelBinding::tls_unique, 12, true}),
+    testing::Values(
+        BindingCase{"exporter_tls13", TlsVersion::tls1_3, ChannelBinding::tls_exporter, 32, true},
+        BindingCase{"end_point_tls13", TlsVersion::tls1_3, ChannelBinding::tls_server_end_point, 32,
+                    false},
+        BindingCase{"end_point_tls12", TlsVersion::tls1_2, ChannelBinding::tls_server_end_point, 32,
+                    false},
+        BindingCase{"unique_tls12", TlsVersion::tls1_2, ChannelBinding::tls_unique, 12, true}),
     [](const testing::TestParamInfo<BindingCase>& row) { return std::string(row.param.name); });
 
 TEST(TlsSession, ServerEndPointIsSha256OfTheLeaf) {
@@ -380,15 +406,17 @@ TEST(TlsSession, UndefinedBindingsAreRefused) {
   auto tls13 = make_pair(client_context(), server_context("p256"));
   ASSERT_FALSE(handshake(tls13));
   EXPECT_FALSE(tls13.client->channel_binding(ChannelBinding::tls_unique).has_value());
-  auto tls12 = make_pair(client_context([](ClientOptions& o) { o.policy.max_version = TlsVersion::tls1_2; }),
-                         server_context("p256"));
+  auto tls12 =
+      make_pair(client_context([](ClientOptions& o) { o.policy.max_version = TlsVersion::tls1_2; }),
+                server_context("p256"));
   ASSERT_FALSE(handshake(tls12));
   EXPECT_FALSE(tls12.client->channel_binding(ChannelBinding::tls_exporter).has_value());
   auto early = make_pair(client_context(), server_context("p256"));
   EXPECT_FALSE(early.client->channel_binding(ChannelBinding::tls_server_end_point).has_value());
 }
 
-// ---- OCSP stapling, ALPN, close, bounds -----------------------------------------------------------
+// ---- OCSP stapling, ALPN, close, bounds
+// -----------------------------------------------------------
 
 TEST(TlsSession, StapledOcspResponseReachesTheClient) {
   auto response = read_file(fixture("revocation/ocsp/good.ca-signed.der"));
@@ -416,7 +444,10 @@ TEST(TlsSession, ReplacedStapleIsServedToNewHandshakes) {
 
 TEST(TlsSession, AlpnIsNegotiatedOrRefused) {
   auto server = server_context("p256", std::nullopt, {"xmpp-client"});
-  auto pair = make_pair(client_context([](ClientOptions& o) { o.alpn = {"h2", "xmpp-client"}; }), server);
+  auto pair = make_pair(client_context([](ClientOptions& o) {
+                          o.alpn = {"h2", "xmpp-client"};
+                        }),
+                        server);
   ASSERT_FALSE(handshake(pair));
   EXPECT_EQ(pair.client->connection_info()->alpn, "xmpp-client");
 

@@ -59,18 +59,36 @@ void append_escaped(std::string& out, std::string_view input, EscapeContext cont
     }
     const char c = input[at++];
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
       // '>' only needs escaping in "]]>", but always escaping it costs little and leaves no case.
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&apos;"; break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&apos;";
+        break;
       // A literal CR is turned into LF by every parser (XML 1.0 2.11); only a reference survives.
-      case '\r': out += "&#xD;"; break;
+      case '\r':
+        out += "&#xD;";
+        break;
       // Attribute-value normalization (XML 1.0 3.3.3) turns literal tab and LF into spaces.
-      case '\t': context == EscapeContext::attribute_value ? out += "&#x9;" : out += c; break;
-      case '\n': context == EscapeContext::attribute_value ? out += "&#xA;" : out += c; break;
-      default: out += c; break;
+      case '\t':
+        context == EscapeContext::attribute_value ? out += "&#x9;" : out += c;
+        break;
+      case '\n':
+        context == EscapeContext::attribute_value ? out += "&#xA;" : out += c;
+        break;
+      default:
+        out += c;
+        break;
     }
   }
 }
@@ -124,7 +142,8 @@ class Serializer {
     // The XML namespace may not be the default namespace (Namespaces in XML 1.0, 3), so an element
     // in it keeps the reserved prefix and leaves the default namespace as it was.
     const bool in_xml_namespace = element_namespace == kXmlNamespace;
-    const std::string_view default_namespace = in_xml_namespace ? inherited_default_namespace : element_namespace;
+    const std::string_view default_namespace =
+        in_xml_namespace ? inherited_default_namespace : element_namespace;
     out_ += '<';
     if (in_xml_namespace) out_ += "xml:";
     out_ += element.name().local_name;
@@ -183,14 +202,16 @@ class Serializer {
 
 }  // namespace
 
-const std::string* Element::attribute(std::string_view local_name, std::string_view namespace_uri) const {
+const std::string* Element::attribute(std::string_view local_name,
+                                      std::string_view namespace_uri) const {
   for (const Attribute& a : attributes_) {
     if (a.name.local_name == local_name && a.name.namespace_uri == namespace_uri) return &a.value;
   }
   return nullptr;
 }
 
-const Element* Element::first_child(std::string_view namespace_uri, std::string_view local_name) const {
+const Element* Element::first_child(std::string_view namespace_uri,
+                                    std::string_view local_name) const {
   for (const Child& child : children_) {
     if (!child.is_element()) continue;
     const QualifiedName& n = child.element().name();

@@ -52,7 +52,8 @@ class Element {
 
   // The value of the attribute with this expanded name, or nullptr. Attributes in no namespace
   // (to, from, id, type: everything XMPP core defines) pass an empty namespace.
-  const std::string* attribute(std::string_view local_name, std::string_view namespace_uri = {}) const;
+  const std::string* attribute(std::string_view local_name,
+                               std::string_view namespace_uri = {}) const;
   // The first child element with this expanded name, or nullptr.
   const Element* first_child(std::string_view namespace_uri, std::string_view local_name) const;
   // All direct character data, concatenated (what <body/> means by its text).

@@ -48,18 +48,30 @@ enum class StreamErrorCondition {
 };
 
 inline constexpr std::array<StreamErrorCondition, 25> kAllStreamErrorConditions = {
-    StreamErrorCondition::bad_format,          StreamErrorCondition::bad_namespace_prefix,
-    StreamErrorCondition::conflict,            StreamErrorCondition::connection_timeout,
-    StreamErrorCondition::host_gone,           StreamErrorCondition::host_unknown,
-    StreamErrorCondition::improper_addressing, StreamErrorCondition::internal_server_error,
-    StreamErrorCondition::invalid_from,        StreamErrorCondition::invalid_namespace,
-    StreamErrorCondition::invalid_xml,         StreamErrorCondition::not_authorized,
-    StreamErrorCondition::not_well_formed,     StreamErrorCondition::policy_violation,
-    StreamErrorCondition::remote_connection_failed, StreamErrorCondition::reset,
-    StreamErrorCondition::resource_constraint, StreamErrorCondition::restricted_xml,
-    StreamErrorCondition::see_other_host,      StreamErrorCondition::system_shutdown,
-    StreamErrorCondition::undefined_condition, StreamErrorCondition::unsupported_encoding,
-    StreamErrorCondition::unsupported_feature, StreamErrorCondition::unsupported_stanza_type,
+    StreamErrorCondition::bad_format,
+    StreamErrorCondition::bad_namespace_prefix,
+    StreamErrorCondition::conflict,
+    StreamErrorCondition::connection_timeout,
+    StreamErrorCondition::host_gone,
+    StreamErrorCondition::host_unknown,
+    StreamErrorCondition::improper_addressing,
+    StreamErrorCondition::internal_server_error,
+    StreamErrorCondition::invalid_from,
+    StreamErrorCondition::invalid_namespace,
+    StreamErrorCondition::invalid_xml,
+    StreamErrorCondition::not_authorized,
+    StreamErrorCondition::not_well_formed,
+    StreamErrorCondition::policy_violation,
+    StreamErrorCondition::remote_connection_failed,
+    StreamErrorCondition::reset,
+    StreamErrorCondition::resource_constraint,
+    StreamErrorCondition::restricted_xml,
+    StreamErrorCondition::see_other_host,
+    StreamErrorCondition::system_shutdown,
+    StreamErrorCondition::undefined_condition,
+    StreamErrorCondition::unsupported_encoding,
+    StreamErrorCondition::unsupported_feature,
+    StreamErrorCondition::unsupported_stanza_type,
     StreamErrorCondition::unsupported_version,
 };
 
@@ -73,8 +85,8 @@ std::optional<StreamErrorCondition> stream_error_condition_from_string(std::stri
 
 // Optional human-readable part of the error (RFC 6120 4.9.2: <text/>, with xml:lang).
 struct StreamErrorText {
-  std::string_view text;      // any UTF-8; escaped here, invalid sequences become U+FFFD
-  std::string_view lang;      // xml:lang of the text; omitted when empty
+  std::string_view text;  // any UTF-8; escaped here, invalid sequences become U+FFFD
+  std::string_view lang;  // xml:lang of the text; omitted when empty
 };
 
 // `<stream:error><COND xmlns='urn:ietf:params:xml:ns:xmpp-streams'/>[<text ...>...</text>]

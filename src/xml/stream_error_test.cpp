@@ -58,7 +58,8 @@ TEST(StreamErrorCondition, NamesTable) {
     EXPECT_EQ(stream_error_condition_from_string(rows[i].name), rows[i].condition);
     EXPECT_TRUE(seen.insert(rows[i].name).second);
   }
-  for (const std::string_view unknown : {"", "Not-Well-Formed", "xml-not-well-formed", "not-well-formed "}) {
+  for (const std::string_view unknown :
+       {"", "Not-Well-Formed", "xml-not-well-formed", "not-well-formed "}) {
     EXPECT_EQ(stream_error_condition_from_string(unknown), std::nullopt) << unknown;
   }
 }
@@ -73,23 +74,48 @@ struct BuildRow {
 
 TEST(BuildStreamError, Table) {
   const std::vector<BuildRow> rows = {
-      {"condition only", StreamErrorCondition::not_well_formed, {}, "",
-       "<stream:error><not-well-formed xmlns='urn:ietf:params:xml:ns:xmpp-streams'/></stream:error>"},
-      {"with text and language", StreamErrorCondition::policy_violation, {"stanza too large", "en"}, "",
+      {"condition only",
+       StreamErrorCondition::not_well_formed,
+       {},
+       "",
+       "<stream:error><not-well-formed "
+       "xmlns='urn:ietf:params:xml:ns:xmpp-streams'/></stream:error>"},
+      {"with text and language",
+       StreamErrorCondition::policy_violation,
+       {"stanza too large", "en"},
+       "",
        "<stream:error><policy-violation xmlns='urn:ietf:params:xml:ns:xmpp-streams'/>"
-       "<text xmlns='urn:ietf:params:xml:ns:xmpp-streams' xml:lang='en'>stanza too large</text></stream:error>"},
-      {"text is escaped", StreamErrorCondition::restricted_xml, {"no <!-- comments --> & \"no\" 'PIs'", ""}, "",
+       "<text xmlns='urn:ietf:params:xml:ns:xmpp-streams' xml:lang='en'>stanza too "
+       "large</text></stream:error>"},
+      {"text is escaped",
+       StreamErrorCondition::restricted_xml,
+       {"no <!-- comments --> & \"no\" 'PIs'", ""},
+       "",
        "<stream:error><restricted-xml xmlns='urn:ietf:params:xml:ns:xmpp-streams'/>"
-       "<text xmlns='urn:ietf:params:xml:ns:xmpp-streams'>no &lt;!-- comments --&gt; &amp; &quot;no&quot; "
+       "<text xmlns='urn:ietf:params:xml:ns:xmpp-streams'>no &lt;!-- comments --&gt; &amp; "
+       "&quot;no&quot; "
        "&apos;PIs&apos;</text></stream:error>"},
-      {"language is escaped", StreamErrorCondition::conflict, {"replaced", "en'x"}, "",
+      {"language is escaped",
+       StreamErrorCondition::conflict,
+       {"replaced", "en'x"},
+       "",
        "<stream:error><conflict xmlns='urn:ietf:params:xml:ns:xmpp-streams'/>"
-       "<text xmlns='urn:ietf:params:xml:ns:xmpp-streams' xml:lang='en&apos;x'>replaced</text></stream:error>"},
-      {"text that is not valid UTF-8 is repaired", StreamErrorCondition::bad_format, {"x\xFF\x01y", ""}, "",
+       "<text xmlns='urn:ietf:params:xml:ns:xmpp-streams' "
+       "xml:lang='en&apos;x'>replaced</text></stream:error>"},
+      {"text that is not valid UTF-8 is repaired",
+       StreamErrorCondition::bad_format,
+       {"x\xFF\x01y", ""},
+       "",
        "<stream:error><bad-format xmlns='urn:ietf:params:xml:ns:xmpp-streams'/>"
-       "<text xmlns='urn:ietf:params:xml:ns:xmpp-streams'>x\xEF\xBF\xBD\xEF\xBF\xBDy</text></stream:error>"},
-      {"see-other-host carries the new address", StreamErrorCondition::see_other_host, {}, "[2001:db8::a]:5222",
-       "<stream:error><see-other-host xmlns='urn:ietf:params:xml:ns:xmpp-streams'>[2001:db8::a]:5222"
+       "<text "
+       "xmlns='urn:ietf:params:xml:ns:xmpp-streams'>x\xEF\xBF\xBD\xEF\xBF\xBDy</text></"
+       "stream:error>"},
+      {"see-other-host carries the new address",
+       StreamErrorCondition::see_other_host,
+       {},
+       "[2001:db8::a]:5222",
+       "<stream:error><see-other-host "
+       "xmlns='urn:ietf:params:xml:ns:xmpp-streams'>[2001:db8::a]:5222"
        "</see-other-host></stream:error>"},
   };
   for (const BuildRow& row : rows) {
@@ -117,7 +143,8 @@ TEST(BuildStreamError, EveryConditionReadsBack) {
     ErrorCatcher catcher;
     StreamParser parser(catcher);
     const std::string stream =
-        "<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' version='1.0'>" +
+        "<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' "
+        "version='1.0'>" +
         build_stream_error(condition, {"because & why", "en"}) + "</stream:stream>";
     ASSERT_TRUE(parser.feed(stream));
     ASSERT_TRUE(parser.finish());

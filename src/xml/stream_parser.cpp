@@ -33,7 +33,9 @@ bool is_xml_whitespace(std::string_view text) {
 bool equals_ignoring_ascii_case(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
   for (std::size_t i = 0; i < a.size(); ++i) {
-    const auto lower = [](char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; };
+    const auto lower = [](char c) {
+      return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+    };
     if (lower(a[i]) != lower(b[i])) return false;
   }
   return true;
@@ -90,7 +92,8 @@ StreamErrorCondition condition_for_expat_error(XML_Error code) {
 
 class StreamParser::Impl {
  public:
-  Impl(StreamEvents& events, StreamParserOptions options) : events_(events), options_(std::move(options)) {
+  Impl(StreamEvents& events, StreamParserOptions options)
+      : events_(events), options_(std::move(options)) {
     start_new_document();
   }
   ~Impl() { free_expat(); }
@@ -124,7 +127,9 @@ class StreamParser::Impl {
     return run(std::string_view(source).substr(seen_by_expat), fed_end_);
   }
 
-  std::string_view unparsed_after_pause() const { return paused_ ? std::string_view(held_) : std::string_view(); }
+  std::string_view unparsed_after_pause() const {
+    return paused_ ? std::string_view(held_) : std::string_view();
+  }
 
   void reset() {
     free_expat();
@@ -167,7 +172,8 @@ class StreamParser::Impl {
   }
 
   // Interprets one XML_Parse/XML_ResumeParser return; nullopt means "keep going".
-  std::optional<StreamResult<FeedStatus>> after_expat_call(XML_Status status, std::string_view input,
+  std::optional<StreamResult<FeedStatus>> after_expat_call(XML_Status status,
+                                                           std::string_view input,
                                                            std::uint64_t input_base) {
     if (error_) {
       free_expat();
@@ -179,7 +185,8 @@ class StreamParser::Impl {
     }
     if (status == XML_STATUS_ERROR) {
       const XML_Error code = XML_GetErrorCode(parser_);
-      const auto at = static_cast<std::uint64_t>(std::max<XML_Index>(XML_GetCurrentByteIndex(parser_), 0));
+      const auto at =
+          static_cast<std::uint64_t>(std::max<XML_Index>(XML_GetCurrentByteIndex(parser_), 0));
       fail_with(condition_for_expat_error(code), XML_ErrorString(code), at);
       free_expat();
       return std::unexpected(*error_);
@@ -191,9 +198,10 @@ class StreamParser::Impl {
     // Whatever expat still buffers is an unfinished token or stanza: bound it here, because no
     // callback fires while a single start tag or character run keeps growing.
     if (fed_end_ - anchor_ > options_.limits.max_stanza_bytes) {
-      fail_with(StreamErrorCondition::policy_violation,
-                in_stanza_ ? "stanza exceeds the size limit" : "unfinished markup exceeds the size limit",
-                anchor_);
+      fail_with(
+          StreamErrorCondition::policy_violation,
+          in_stanza_ ? "stanza exceeds the size limit" : "unfinished markup exceeds the size limit",
+          anchor_);
       free_expat();
       return std::unexpected(*error_);
     }
@@ -261,7 +269,8 @@ class StreamParser::Impl {
     return static_cast<std::uint64_t>(std::max<XML_Index>(XML_GetCurrentByteIndex(parser_), 0));
   }
   std::uint64_t event_end() const {
-    return event_start() + static_cast<std::uint64_t>(std::max(XML_GetCurrentByteCount(parser_), 0));
+    return event_start() +
+           static_cast<std::uint64_t>(std::max(XML_GetCurrentByteCount(parser_), 0));
   }
 
   StreamParseError fail_with(StreamErrorCondition condition, std::string detail, std::uint64_t at) {
@@ -275,7 +284,9 @@ class StreamParser::Impl {
     XML_StopParser(parser_, XML_FALSE);
   }
 
-  void restricted(const char* what) { fail_in_callback(StreamErrorCondition::restricted_xml, what); }
+  void restricted(const char* what) {
+    fail_in_callback(StreamErrorCondition::restricted_xml, what);
+  }
   void policy(const char* what) { fail_in_callback(StreamErrorCondition::policy_violation, what); }
 
   // Callbacks can still arrive after XML_StopParser (expat finishes the current token).
@@ -320,18 +331,20 @@ class StreamParser::Impl {
 
   static Impl& self(void* user_data) { return *static_cast<Impl*>(user_data); }
 
-  static void on_xml_declaration(void* user_data, const XML_Char* /*version*/, const XML_Char* encoding,
-                                 int /*standalone*/) {
+  static void on_xml_declaration(void* user_data, const XML_Char* /*version*/,
+                                 const XML_Char* encoding, int /*standalone*/) {
     Impl& impl = self(user_data);
     if (impl.stopped()) return;
     // The parser decodes UTF-8 whatever the declaration says; a peer declaring anything else is
     // sending what it thinks is another encoding (RFC 6120 11.6).
     if (encoding != nullptr && !equals_ignoring_ascii_case(encoding, "UTF-8")) {
-      impl.fail_in_callback(StreamErrorCondition::unsupported_encoding, "encoding other than UTF-8 declared");
+      impl.fail_in_callback(StreamErrorCondition::unsupported_encoding,
+                            "encoding other than UTF-8 declared");
     }
   }
 
-  static void on_start_namespace_declaration(void* user_data, const XML_Char* prefix, const XML_Char* uri) {
+  static void on_start_namespace_declaration(void* user_data, const XML_Char* prefix,
+                                             const XML_Char* uri) {
     Impl& impl = self(user_data);
     if (impl.stopped()) return;
     // Expat reports declarations before their element's start callback; count them with its
@@ -346,7 +359,8 @@ class StreamParser::Impl {
       return;
     }
     // Only the stream header's declarations are reported; inside stanzas names are resolved.
-    if (impl.phase_ == Phase::before_header) impl.header_declarations_.push_back(std::move(declaration));
+    if (impl.phase_ == Phase::before_header)
+      impl.header_declarations_.push_back(std::move(declaration));
   }
 
   static void on_start_element(void* user_data, const XML_Char* name, const XML_Char** attributes) {
@@ -371,7 +385,8 @@ class StreamParser::Impl {
     impl.open_element(name, attributes, attribute_count);
   }
 
-  void open_stream(const XML_Char* expanded_name, const XML_Char** attributes, std::size_t attribute_count) {
+  void open_stream(const XML_Char* expanded_name, const XML_Char** attributes,
+                   std::size_t attribute_count) {
     if (event_end() - anchor_ > options_.limits.max_stanza_bytes) {
       policy("stream header exceeds the size limit");
       return;
@@ -390,7 +405,8 @@ class StreamParser::Impl {
       if (declaration.prefix.empty()) header.content_namespace = declaration.namespace_uri;
     }
     // RFC 6120 4.8.2: the content namespace is the default namespace of the stream.
-    if (!options_.content_namespace.empty() && header.content_namespace != options_.content_namespace) {
+    if (!options_.content_namespace.empty() &&
+        header.content_namespace != options_.content_namespace) {
       fail_in_callback(StreamErrorCondition::invalid_namespace, "unexpected content namespace");
       return;
     }
@@ -427,7 +443,8 @@ class StreamParser::Impl {
     apply(events_.on_stream_open(header), end);
   }
 
-  void open_element(const XML_Char* expanded_name, const XML_Char** attributes, std::size_t attribute_count) {
+  void open_element(const XML_Char* expanded_name, const XML_Char** attributes,
+                    std::size_t attribute_count) {
     const ParserLimits& limits = options_.limits;
     // A start tag is one token: expat holds it whole before this callback, so bound it here too.
     if (event_end() - anchor_ > limits.max_stanza_bytes) {
@@ -444,7 +461,9 @@ class StreamParser::Impl {
     }
     Element element(split_expanded_name(expanded_name));
     if (!within_name_limit(element.name())) return;
-    if (!charge_stanza_memory(element.name().namespace_uri.size() + element.name().local_name.size())) return;
+    if (!charge_stanza_memory(element.name().namespace_uri.size() +
+                              element.name().local_name.size()))
+      return;
     for (std::size_t i = 0; i < attribute_count; ++i) {
       QualifiedName attribute_name = split_expanded_name(attributes[2 * i]);
       if (!within_name_limit(attribute_name)) return;
@@ -453,8 +472,8 @@ class StreamParser::Impl {
         policy("an attribute value exceeds the length limit");
         return;
       }
-      if (!charge_stanza_memory(attribute_name.namespace_uri.size() + attribute_name.local_name.size() +
-                                value.size())) {
+      if (!charge_stanza_memory(attribute_name.namespace_uri.size() +
+                                attribute_name.local_name.size() + value.size())) {
         return;
       }
       element.set_attribute(std::move(attribute_name), std::string(value));
@@ -529,15 +548,16 @@ class StreamParser::Impl {
     self(user_data).restricted("document type declaration");
   }
   static void on_entity_declaration(void* user_data, const XML_Char*, int, const XML_Char*, int,
-                                    const XML_Char*, const XML_Char*, const XML_Char*, const XML_Char*) {
+                                    const XML_Char*, const XML_Char*, const XML_Char*,
+                                    const XML_Char*) {
     self(user_data).restricted("entity declaration");
   }
   static void on_unparsed_entity_declaration(void* user_data, const XML_Char*, const XML_Char*,
                                              const XML_Char*, const XML_Char*, const XML_Char*) {
     self(user_data).restricted("entity declaration");
   }
-  static void on_notation_declaration(void* user_data, const XML_Char*, const XML_Char*, const XML_Char*,
-                                      const XML_Char*) {
+  static void on_notation_declaration(void* user_data, const XML_Char*, const XML_Char*,
+                                      const XML_Char*, const XML_Char*) {
     self(user_data).restricted("notation declaration");
   }
   static void on_element_declaration(void* user_data, const XML_Char*, XML_Content* model) {
@@ -546,19 +566,22 @@ class StreamParser::Impl {
     XML_FreeContentModel(impl.parser_, model);
     impl.restricted("element type declaration");
   }
-  static void on_attribute_list_declaration(void* user_data, const XML_Char*, const XML_Char*, const XML_Char*,
-                                            const XML_Char*, int) {
+  static void on_attribute_list_declaration(void* user_data, const XML_Char*, const XML_Char*,
+                                            const XML_Char*, const XML_Char*, int) {
     self(user_data).restricted("attribute list declaration");
   }
-  static void on_comment(void* user_data, const XML_Char*) { self(user_data).restricted("comment"); }
+  static void on_comment(void* user_data, const XML_Char*) {
+    self(user_data).restricted("comment");
+  }
   static void on_processing_instruction(void* user_data, const XML_Char*, const XML_Char*) {
     self(user_data).restricted("processing instruction");
   }
   static void on_skipped_entity(void* user_data, const XML_Char*, int) {
     self(user_data).restricted("entity reference");
   }
-  static int XMLCALL on_external_entity_reference(XML_Parser parser, const XML_Char*, const XML_Char*,
-                                                  const XML_Char*, const XML_Char*) {
+  static int XMLCALL on_external_entity_reference(XML_Parser parser, const XML_Char*,
+                                                  const XML_Char*, const XML_Char*,
+                                                  const XML_Char*) {
     // This handler receives the parser, not the user data.
     self(XML_GetUserData(parser)).restricted("external entity reference");
     return XML_STATUS_ERROR;
@@ -576,8 +599,8 @@ class StreamParser::Impl {
   std::uint64_t anchor_ = 0;
 
   bool paused_ = false;
-  std::string held_;               // input after the paused event
-  std::uint64_t held_base_ = 0;    // stream offset of held_[0] (the paused event's end)
+  std::string held_;             // input after the paused event
+  std::uint64_t held_base_ = 0;  // stream offset of held_[0] (the paused event's end)
 
   bool in_stanza_ = false;
   std::vector<Element> open_elements_;  // the stanza's open elements, outermost first
@@ -594,13 +617,27 @@ StreamParser::~StreamParser() = default;
 StreamParser::StreamParser(StreamParser&&) noexcept = default;
 StreamParser& StreamParser::operator=(StreamParser&&) noexcept = default;
 
-StreamResult<FeedStatus> StreamParser::feed(std::string_view bytes) { return impl_->feed(bytes); }
-StreamResult<FeedStatus> StreamParser::resume() { return impl_->resume(); }
-std::string_view StreamParser::unparsed_after_pause() const { return impl_->unparsed_after_pause(); }
-void StreamParser::reset() { impl_->reset(); }
-StreamResult<void> StreamParser::finish() { return impl_->finish(); }
-std::size_t StreamParser::buffered_stanza_bytes() const { return impl_->buffered_stanza_bytes(); }
-std::size_t StreamParser::stanza_memory_bytes() const { return impl_->stanza_memory_bytes(); }
+StreamResult<FeedStatus> StreamParser::feed(std::string_view bytes) {
+  return impl_->feed(bytes);
+}
+StreamResult<FeedStatus> StreamParser::resume() {
+  return impl_->resume();
+}
+std::string_view StreamParser::unparsed_after_pause() const {
+  return impl_->unparsed_after_pause();
+}
+void StreamParser::reset() {
+  impl_->reset();
+}
+StreamResult<void> StreamParser::finish() {
+  return impl_->finish();
+}
+std::size_t StreamParser::buffered_stanza_bytes() const {
+  return impl_->buffered_stanza_bytes();
+}
+std::size_t StreamParser::stanza_memory_bytes() const {
+  return impl_->stanza_memory_bytes();
+}
 
 Error to_error(const StreamParseError& error) {
   std::string message = "XML stream: ";
@@ -610,8 +647,9 @@ Error to_error(const StreamParseError& error) {
   message += " (at byte ";
   message += std::to_string(error.byte_offset);
   message += ')';
-  return error.condition == StreamErrorCondition::policy_violation ? Error::limit(std::move(message))
-                                                                   : Error::parse(std::move(message));
+  return error.condition == StreamErrorCondition::policy_violation
+             ? Error::limit(std::move(message))
+             : Error::parse(std::move(message));
 }
 
 namespace {
@@ -637,7 +675,8 @@ StreamResult<Element> parse_element(std::string_view xml, std::string_view conte
                                     const ParserLimits& limits) {
   SingleElementCollector collector;
   StreamParser parser(collector, StreamParserOptions{limits, std::string(content_namespace)});
-  std::string header = "<stream:stream xmlns:stream='http://etherx.jabber.org/streams' version='1.0'";
+  std::string header =
+      "<stream:stream xmlns:stream='http://etherx.jabber.org/streams' version='1.0'";
   if (!content_namespace.empty()) {
     header += " xmlns='";
     append_escaped_attribute_value(header, content_namespace);
@@ -654,13 +693,14 @@ StreamResult<Element> parse_element(std::string_view xml, std::string_view conte
   if (!fed) return relative(fed.error());
   // A "</stream:stream>" inside `xml` would end the synthetic stream early and hide what follows.
   if (*fed != FeedStatus::need_more_input) {
-    return std::unexpected(StreamParseError{StreamErrorCondition::bad_format, "expected exactly one element", 0});
+    return std::unexpected(
+        StreamParseError{StreamErrorCondition::bad_format, "expected exactly one element", 0});
   }
   if (auto closed = parser.feed("</stream:stream>"); !closed) return relative(closed.error());
   if (auto finished = parser.finish(); !finished) return relative(finished.error());
   if (collector.count != 1) {
-    return std::unexpected(StreamParseError{StreamErrorCondition::bad_format,
-                                            "expected exactly one element", 0});
+    return std::unexpected(
+        StreamParseError{StreamErrorCondition::bad_format, "expected exactly one element", 0});
   }
   return std::move(collector.element);
 }

@@ -6,7 +6,8 @@
 // <stream:features/>, <stream:error/>, ...) is complete, and </stream:stream> arrived. Feeding the
 // same bytes in any pieces gives the same events.
 //
-// Restrictions (RFC 6120 11.1), each a StreamParseError whose condition is the stream error to send:
+// Restrictions (RFC 6120 11.1), each a StreamParseError whose condition is the stream error to
+// send:
 //   DOCTYPE / any DTD, entity declarations, entity references beyond the predefined five,
 //   comments, processing instructions                                 -> restricted-xml
 //   malformed or not namespace-well-formed XML, invalid UTF-8           -> not-well-formed
@@ -104,7 +105,7 @@ struct StreamHeader {
   std::optional<std::string> id;
   std::optional<std::string> lang;  // xml:lang
   StreamVersion version;
-  std::string content_namespace;    // the default namespace declared on the header
+  std::string content_namespace;  // the default namespace declared on the header
   std::vector<NamespaceDeclaration> namespace_declarations;  // in document order
   std::vector<Attribute> attributes;  // every attribute as received, for extensions
   friend bool operator==(const StreamHeader&, const StreamHeader&) = default;

@@ -25,18 +25,26 @@ constexpr std::string_view kClientHeaderEvent =
     "open to=im.example.com from=juliet@im.example.com id=- lang=en version=1.0 ns=jabber:client "
     "decls=[=jabber:client stream=http://etherx.jabber.org/streams]";
 
-std::string with_header(std::string_view body) { return std::string(kClientHeader) + std::string(body); }
-std::string whole_stream(std::string_view body) { return with_header(body) + std::string(kClose); }
+std::string with_header(std::string_view body) {
+  return std::string(kClientHeader) + std::string(body);
+}
+std::string whole_stream(std::string_view body) {
+  return with_header(body) + std::string(kClose);
+}
 
 std::string describe(const StreamHeader& header) {
-  const auto optional = [](const std::optional<std::string>& value) { return value ? *value : "-"; };
+  const auto optional = [](const std::optional<std::string>& value) {
+    return value ? *value : "-";
+  };
   std::string out = "open to=" + optional(header.to) + " from=" + optional(header.from) +
                     " id=" + optional(header.id) + " lang=" + optional(header.lang) +
                     " version=" + std::to_string(header.version.major) + "." +
-                    std::to_string(header.version.minor) + " ns=" + header.content_namespace + " decls=[";
+                    std::to_string(header.version.minor) + " ns=" + header.content_namespace +
+                    " decls=[";
   for (std::size_t i = 0; i < header.namespace_declarations.size(); ++i) {
     if (i > 0) out += ' ';
-    out += header.namespace_declarations[i].prefix + "=" + header.namespace_declarations[i].namespace_uri;
+    out += header.namespace_declarations[i].prefix + "=" +
+           header.namespace_declarations[i].namespace_uri;
   }
   return out + "]";
 }
@@ -50,8 +58,9 @@ class Recorder final : public StreamEvents {
   }
   AfterEvent on_stanza(Element stanza) override {
     events.push_back(serialize(stanza, {"jabber:client"}));
-    const bool pause = pause_after_every_event ||
-                       std::find(pause_after.begin(), pause_after.end(), stanza.name().local_name) != pause_after.end();
+    const bool pause =
+        pause_after_every_event || std::find(pause_after.begin(), pause_after.end(),
+                                             stanza.name().local_name) != pause_after.end();
     stanzas.push_back(std::move(stanza));
     return pause ? AfterEvent::pause : AfterEvent::continue_parsing;
   }
@@ -86,18 +95,21 @@ Outcome run(std::string_view input, const RunOptions& options = {}) {
   recorder.pause_after = options.pause_after;
   StreamParser parser(recorder, options.parser);
   Outcome outcome;
-  const std::size_t chunk = options.chunk_size == 0 ? std::max<std::size_t>(input.size(), 1) : options.chunk_size;
+  const std::size_t chunk =
+      options.chunk_size == 0 ? std::max<std::size_t>(input.size(), 1) : options.chunk_size;
 
   // A pause hands back bytes; they are parsed before the rest of the input.
   std::string pending(input);
   std::size_t position = 0;
   std::optional<StreamErrorCondition> error;
-  for (std::size_t guard = 0; guard < 10 * input.size() + 10 && position < pending.size() && !error; ++guard) {
+  for (std::size_t guard = 0; guard < 10 * input.size() + 10 && position < pending.size() && !error;
+       ++guard) {
     const std::string_view piece = std::string_view(pending).substr(position, chunk);
     position += piece.size();
     auto status = parser.feed(piece);
     // Each pause is followed by resume() or by reset() and feeding the held bytes again.
-    for (std::size_t pauses = 0; status && *status == FeedStatus::paused && pauses < 10'000; ++pauses) {
+    for (std::size_t pauses = 0; status && *status == FeedStatus::paused && pauses < 10'000;
+         ++pauses) {
       if (options.on_pause == OnPause::resume) {
         status = parser.resume();
       } else {
@@ -139,8 +151,9 @@ void check_row(const StreamRow& row) {
     std::size_t chunk_size;
     bool pause;
   };
-  for (const Mode mode : {Mode{"whole", 0, false}, Mode{"1-byte", 1, false}, Mode{"7-byte", 7, false},
-                          Mode{"whole+pauses", 0, true}, Mode{"1-byte+pauses", 1, true}}) {
+  for (const Mode mode :
+       {Mode{"whole", 0, false}, Mode{"1-byte", 1, false}, Mode{"7-byte", 7, false},
+        Mode{"whole+pauses", 0, true}, Mode{"1-byte+pauses", 1, true}}) {
     SCOPED_TRACE(mode.name);
     RunOptions options;
     options.chunk_size = mode.chunk_size;
@@ -182,122 +195,215 @@ TEST(StreamParser, Table) {
       // (11.7) and the three stanza kinds.
       {"client stream",
        "<?xml version='1.0' encoding='UTF-8'?>" +
-           whole_stream("<message to='romeo@example.net' type='chat' id='a1'><body>Wherefore art thou?</body>"
-                        "</message>\n  <presence/>\n<iq type='get' id='p1'><ping xmlns='urn:xmpp:ping'/></iq> "),
+           whole_stream("<message to='romeo@example.net' type='chat' id='a1'><body>Wherefore art "
+                        "thou?</body>"
+                        "</message>\n  <presence/>\n<iq type='get' id='p1'><ping "
+                        "xmlns='urn:xmpp:ping'/></iq> "),
        {header_event,
-        "<message to='romeo@example.net' type='chat' id='a1'><body>Wherefore art thou?</body></message>",
+        "<message to='romeo@example.net' type='chat' id='a1'><body>Wherefore art "
+        "thou?</body></message>",
         "<presence/>", "<iq type='get' id='p1'><ping xmlns='urn:xmpp:ping'/></iq>", "close"},
        std::nullopt},
       {"server-to-client stream with id and any prefix for the streams namespace",
        "<s:stream xmlns:s='http://etherx.jabber.org/streams' xmlns='jabber:client' id='t7AM' "
-       "version='1.0' from='im.example.com'><s:features><starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'>"
+       "version='1.0' from='im.example.com'><s:features><starttls "
+       "xmlns='urn:ietf:params:xml:ns:xmpp-tls'>"
        "<required/></starttls></s:features></s:stream>",
        {"open to=- from=im.example.com id=t7AM lang=- version=1.0 ns=jabber:client "
         "decls=[s=http://etherx.jabber.org/streams =jabber:client]",
-        "<features xmlns='http://etherx.jabber.org/streams'><starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'>"
+        "<features xmlns='http://etherx.jabber.org/streams'><starttls "
+        "xmlns='urn:ietf:params:xml:ns:xmpp-tls'>"
         "<required/></starttls></features>",
         "close"},
        std::nullopt},
       {"multi-byte UTF-8 in text and attributes",
-       whole_stream("<message id='\xC3\xA9\xE2\x9C\x93'><body>h\xC3\xA9llo \xE2\x9C\x93 \xF0\x9D\x84\x9E</body></message>"),
+       whole_stream("<message id='\xC3\xA9\xE2\x9C\x93'><body>h\xC3\xA9llo \xE2\x9C\x93 "
+                    "\xF0\x9D\x84\x9E</body></message>"),
        {header_event,
-        "<message id='\xC3\xA9\xE2\x9C\x93'><body>h\xC3\xA9llo \xE2\x9C\x93 \xF0\x9D\x84\x9E</body></message>", "close"},
+        "<message id='\xC3\xA9\xE2\x9C\x93'><body>h\xC3\xA9llo \xE2\x9C\x93 "
+        "\xF0\x9D\x84\x9E</body></message>",
+        "close"},
        std::nullopt},
       {"predefined entities and numeric character references",
-       whole_stream("<message id='&lt;&#34;&gt;'><body>&lt;&gt;&amp;&apos;&quot;&#65;&#x42;&#x1F600;</body></message>"),
+       whole_stream("<message "
+                    "id='&lt;&#34;&gt;'><body>&lt;&gt;&amp;&apos;&quot;&#65;&#x42;&#x1F600;</"
+                    "body></message>"),
        {header_event,
-        "<message id='&lt;&quot;&gt;'><body>&lt;&gt;&amp;&apos;&quot;AB\xF0\x9F\x98\x80</body></message>", "close"},
+        "<message "
+        "id='&lt;&quot;&gt;'><body>&lt;&gt;&amp;&apos;&quot;AB\xF0\x9F\x98\x80</body></message>",
+        "close"},
        std::nullopt},
-      {"CDATA section becomes text", whole_stream("<message><body><![CDATA[<b>&amp;]]></body></message>"),
-       {header_event, "<message><body>&lt;b&gt;&amp;amp;</body></message>", "close"}, std::nullopt},
+      {"CDATA section becomes text",
+       whole_stream("<message><body><![CDATA[<b>&amp;]]></body></message>"),
+       {header_event, "<message><body>&lt;b&gt;&amp;amp;</body></message>", "close"},
+       std::nullopt},
       {"empty stream header opens and closes at once",
-       "<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' version='1.0'/>",
+       "<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' "
+       "version='1.0'/>",
        {"open to=- from=- id=- lang=- version=1.0 ns=jabber:client "
         "decls=[=jabber:client stream=http://etherx.jabber.org/streams]",
         "close"},
        std::nullopt},
-      {"bytes after </stream:stream> are not parsed", whole_stream("<presence/>") + "<garbage",
-       {header_event, "<presence/>", "close"}, std::nullopt},
+      {"bytes after </stream:stream> are not parsed",
+       whole_stream("<presence/>") + "<garbage",
+       {header_event, "<presence/>", "close"},
+       std::nullopt},
 
       // RFC 6120 11.1: restricted XML.
-      {"DOCTYPE before the header", "<?xml version='1.0'?><!DOCTYPE stream:stream>" + whole_stream(""), {},
+      {"DOCTYPE before the header",
+       "<?xml version='1.0'?><!DOCTYPE stream:stream>" + whole_stream(""),
+       {},
        kRestricted},
-      {"DTD with an entity declaration", "<!DOCTYPE x [<!ENTITY e 'v'>]>" + whole_stream("<a>&e;</a>"), {},
+      {"DTD with an entity declaration",
+       "<!DOCTYPE x [<!ENTITY e 'v'>]>" + whole_stream("<a>&e;</a>"),
+       {},
        kRestricted},
       {"DTD with an external entity",
-       "<!DOCTYPE x [<!ENTITY e SYSTEM 'file:///etc/passwd'>]>" + whole_stream("<a>&e;</a>"), {}, kRestricted},
+       "<!DOCTYPE x [<!ENTITY e SYSTEM 'file:///etc/passwd'>]>" + whole_stream("<a>&e;</a>"),
+       {},
+       kRestricted},
       {"billion laughs", kBillionLaughs, {}, kRestricted},
-      {"undeclared entity in text", with_header("<message><body>&custom;</body></message>"), {header_event},
+      {"undeclared entity in text",
+       with_header("<message><body>&custom;</body></message>"),
+       {header_event},
        kRestricted},
-      {"undeclared entity in an attribute", with_header("<message id='&custom;'/>"), {header_event}, kRestricted},
+      {"undeclared entity in an attribute",
+       with_header("<message id='&custom;'/>"),
+       {header_event},
+       kRestricted},
       {"comment in the prolog", "<!-- hi -->" + whole_stream(""), {}, kRestricted},
-      {"comment between stanzas", with_header("<presence/><!-- hi -->"), {header_event, "<presence/>"},
+      {"comment between stanzas",
+       with_header("<presence/><!-- hi -->"),
+       {header_event, "<presence/>"},
        kRestricted},
-      {"comment inside a stanza", with_header("<message><!-- hi --></message>"), {header_event}, kRestricted},
-      {"processing instruction after the header", with_header("<?xml-stylesheet href='a.xsl'?>"),
-       {header_event}, kRestricted},
-      {"processing instruction in the prolog", "<?xml-stylesheet href='a.xsl'?>" + whole_stream(""), {},
+      {"comment inside a stanza",
+       with_header("<message><!-- hi --></message>"),
+       {header_event},
        kRestricted},
-      {"processing instruction inside a stanza", with_header("<message><?pi x?></message>"), {header_event},
+      {"processing instruction after the header",
+       with_header("<?xml-stylesheet href='a.xsl'?>"),
+       {header_event},
+       kRestricted},
+      {"processing instruction in the prolog",
+       "<?xml-stylesheet href='a.xsl'?>" + whole_stream(""),
+       {},
+       kRestricted},
+      {"processing instruction inside a stanza",
+       with_header("<message><?pi x?></message>"),
+       {header_event},
        kRestricted},
 
       // RFC 6120 11.3, 11.6: not well-formed, not UTF-8.
-      {"XML declaration after the header", with_header("<?xml version='1.0'?>"), {header_event}, kNotWellFormed},
-      {"encoding other than UTF-8 declared", "<?xml version='1.0' encoding='ISO-8859-1'?>" + whole_stream(""),
-       {}, StreamErrorCondition::unsupported_encoding},
-      {"invalid UTF-8: bad continuation byte", with_header("<message><body>\xC3\x28</body></message>"),
-       {header_event}, kNotWellFormed},
-      {"invalid UTF-8: overlong encoding of '/'", with_header("<message><body>\xC0\xAF</body></message>"),
-       {header_event}, kNotWellFormed},
-      {"invalid UTF-8: surrogate", with_header("<message><body>\xED\xA0\x80</body></message>"), {header_event},
+      {"XML declaration after the header",
+       with_header("<?xml version='1.0'?>"),
+       {header_event},
        kNotWellFormed},
-      {"invalid UTF-8: lone continuation byte", with_header("<message id='\x80'/>"), {header_event},
+      {"encoding other than UTF-8 declared",
+       "<?xml version='1.0' encoding='ISO-8859-1'?>" + whole_stream(""),
+       {},
+       StreamErrorCondition::unsupported_encoding},
+      {"invalid UTF-8: bad continuation byte",
+       with_header("<message><body>\xC3\x28</body></message>"),
+       {header_event},
        kNotWellFormed},
-      {"invalid UTF-8: beyond U+10FFFF", with_header("<message><body>\xF4\x90\x80\x80</body></message>"),
-       {header_event}, kNotWellFormed},
-      {"control character", with_header("<message><body>\x01</body></message>"), {header_event}, kNotWellFormed},
-      {"character reference to NUL", with_header("<message><body>&#0;</body></message>"), {header_event},
+      {"invalid UTF-8: overlong encoding of '/'",
+       with_header("<message><body>\xC0\xAF</body></message>"),
+       {header_event},
+       kNotWellFormed},
+      {"invalid UTF-8: surrogate",
+       with_header("<message><body>\xED\xA0\x80</body></message>"),
+       {header_event},
+       kNotWellFormed},
+      {"invalid UTF-8: lone continuation byte",
+       with_header("<message id='\x80'/>"),
+       {header_event},
+       kNotWellFormed},
+      {"invalid UTF-8: beyond U+10FFFF",
+       with_header("<message><body>\xF4\x90\x80\x80</body></message>"),
+       {header_event},
+       kNotWellFormed},
+      {"control character",
+       with_header("<message><body>\x01</body></message>"),
+       {header_event},
+       kNotWellFormed},
+      {"character reference to NUL",
+       with_header("<message><body>&#0;</body></message>"),
+       {header_event},
        kNotWellFormed},
       {"UTF-16 byte order mark", "\xFF\xFE<", {}, kNotWellFormed},
-      {"mismatched end tag", with_header("<message><body></message>"), {header_event}, kNotWellFormed},
+      {"mismatched end tag",
+       with_header("<message><body></message>"),
+       {header_event},
+       kNotWellFormed},
       {"unbound prefix", with_header("<foo:bar/>"), {header_event}, kNotWellFormed},
-      {"duplicate attribute", with_header("<message id='1' id='2'/>"), {header_event}, kNotWellFormed},
+      {"duplicate attribute",
+       with_header("<message id='1' id='2'/>"),
+       {header_event},
+       kNotWellFormed},
       {"duplicate attribute through two prefixes",
-       with_header("<message xmlns:a='urn:x' xmlns:b='urn:x' a:id='1' b:id='2'/>"), {header_event},
+       with_header("<message xmlns:a='urn:x' xmlns:b='urn:x' a:id='1' b:id='2'/>"),
+       {header_event},
        kNotWellFormed},
       {"DOCTYPE inside the stream", with_header("<!DOCTYPE x>"), {header_event}, kNotWellFormed},
-      {"unclosed tag at stream end", with_header("<message><body>hi"), {header_event}, kNotWellFormed},
-      {"stream never closed", with_header("<presence/>"), {header_event, "<presence/>"}, kNotWellFormed},
+      {"unclosed tag at stream end",
+       with_header("<message><body>hi"),
+       {header_event},
+       kNotWellFormed},
+      {"stream never closed",
+       with_header("<presence/>"),
+       {header_event, "<presence/>"},
+       kNotWellFormed},
       {"nothing at all", "", {}, kNotWellFormed},
-      {"text between stanzas", with_header("<presence/>hello"), {header_event, "<presence/>"},
+      {"text between stanzas",
+       with_header("<presence/>hello"),
+       {header_event, "<presence/>"},
        StreamErrorCondition::bad_format},
 
       // RFC 6120 4.8, 4.7.5: the header.
       {"wrong stream namespace",
-       "<stream:stream xmlns='jabber:client' xmlns:stream='http://example.com/streams' version='1.0'>", {},
+       "<stream:stream xmlns='jabber:client' xmlns:stream='http://example.com/streams' "
+       "version='1.0'>",
+       {},
        kInvalidNamespace},
       {"wrong root element name",
-       "<stream:streams xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' version='1.0'>",
-       {}, kInvalidNamespace},
-      {"a stanza instead of a stream header", "<message xmlns='jabber:client'/>", {}, kInvalidNamespace},
+       "<stream:streams xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' "
+       "version='1.0'>",
+       {},
+       kInvalidNamespace},
+      {"a stanza instead of a stream header",
+       "<message xmlns='jabber:client'/>",
+       {},
+       kInvalidNamespace},
       {"content namespace of another stream type",
-       "<stream:stream xmlns='jabber:server' xmlns:stream='http://etherx.jabber.org/streams' version='1.0'>", {},
+       "<stream:stream xmlns='jabber:server' xmlns:stream='http://etherx.jabber.org/streams' "
+       "version='1.0'>",
+       {},
        kInvalidNamespace},
       {"no content namespace",
-       "<stream:stream xmlns:stream='http://etherx.jabber.org/streams' version='1.0'>", {}, kInvalidNamespace},
+       "<stream:stream xmlns:stream='http://etherx.jabber.org/streams' version='1.0'>",
+       {},
+       kInvalidNamespace},
       {"content namespace not checked when none is expected",
-       "<stream:stream xmlns='jabber:server' xmlns:stream='http://etherx.jabber.org/streams' version='1.0'/>",
+       "<stream:stream xmlns='jabber:server' xmlns:stream='http://etherx.jabber.org/streams' "
+       "version='1.0'/>",
        {"open to=- from=- id=- lang=- version=1.0 ns=jabber:server "
         "decls=[=jabber:server stream=http://etherx.jabber.org/streams]",
         "close"},
-       std::nullopt, StreamParserOptions{ParserLimits{}, ""}},
-      {"no version (0.9)", "<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'>",
-       {}, kUnsupportedVersion},
+       std::nullopt,
+       StreamParserOptions{ParserLimits{}, ""}},
+      {"no version (0.9)",
+       "<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'>",
+       {},
+       kUnsupportedVersion},
       {"major version 2",
-       "<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' version='2.0'>", {},
+       "<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' "
+       "version='2.0'>",
+       {},
        kUnsupportedVersion},
       {"version not a number",
-       "<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' version='1.x'>", {},
+       "<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' "
+       "version='1.x'>",
+       {},
        kUnsupportedVersion},
       {"higher minor version, leading zeros ignored",
        "<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' "
@@ -313,8 +419,9 @@ TEST(StreamParser, Table) {
 TEST(StreamParser, ReportsTheStanzaTree) {
   Recorder recorder;
   StreamParser parser(recorder);
-  ASSERT_TRUE(parser.feed(whole_stream(
-      "<message xmlns:x='urn:x' to='romeo@example.net' x:flag='1'><body xml:lang='en'>a<b>c</b>d</body></message>")));
+  ASSERT_TRUE(
+      parser.feed(whole_stream("<message xmlns:x='urn:x' to='romeo@example.net' x:flag='1'><body "
+                               "xml:lang='en'>a<b>c</b>d</body></message>")));
   ASSERT_EQ(recorder.stanzas.size(), 1u);
   const Element& message = recorder.stanzas[0];
   EXPECT_EQ(message.name(), (QualifiedName{"jabber:client", "message"}));
@@ -334,7 +441,8 @@ TEST(StreamParser, ReportsTheStanzaTree) {
 }
 
 TEST(StreamParser, SplitInsideAMultiByteCharacterAtEveryPosition) {
-  const std::string input = whole_stream("<message><body>\xF0\x9D\x84\x9E\xE2\x9C\x93</body></message>");
+  const std::string input =
+      whole_stream("<message><body>\xF0\x9D\x84\x9E\xE2\x9C\x93</body></message>");
   const std::size_t character_start = input.find('\xF0');
   for (std::size_t cut = character_start; cut <= character_start + 7; ++cut) {
     Recorder recorder;
@@ -368,23 +476,27 @@ TEST(StreamParser, EveryLimitIsEnforced) {
       {"stanza bytes", [](ParserLimits& l) { l.max_stanza_bytes = 200; },
        "<message><body>" + repeat("a", 168) + "</body></message>",  // exactly 200 bytes
        "<message><body>" + repeat("a", 169) + "</body></message>"},
-      {"depth", [](ParserLimits& l) { l.max_depth = 3; }, "<a><b><c/></b></a>", "<a><b><c><d/></c></b></a>"},
+      {"depth", [](ParserLimits& l) { l.max_depth = 3; }, "<a><b><c/></b></a>",
+       "<a><b><c><d/></c></b></a>"},
       // The client header has four attributes and two declarations, so the rows use 6.
       {"attributes per element", [](ParserLimits& l) { l.max_attributes_per_element = 6; },
-       "<a a='1' b='2' c='3' d='4' e='5' f='6'/>", "<a a='1' b='2' c='3' d='4' e='5' f='6' g='7'/>"},
-      {"namespace declarations count as attributes", [](ParserLimits& l) { l.max_attributes_per_element = 6; },
+       "<a a='1' b='2' c='3' d='4' e='5' f='6'/>",
+       "<a a='1' b='2' c='3' d='4' e='5' f='6' g='7'/>"},
+      {"namespace declarations count as attributes",
+       [](ParserLimits& l) { l.max_attributes_per_element = 6; },
        "<a xmlns:p='urn:p' a='1' b='2' c='3' d='4' p:e='5'/>",
        "<a xmlns:p='urn:p' xmlns:q='urn:q' a='1' b='2' c='3' d='4' p:e='5'/>"},
-      {"elements per stanza", [](ParserLimits& l) { l.max_elements_per_stanza = 4; }, "<a><b/><b/><b/></a>",
-       "<a><b/><b/><b/><b/></a>"},
-      {"text per node", [](ParserLimits& l) { l.max_text_bytes = 10; }, "<a>" + repeat("x", 10) + "<b/>yy</a>",
-       "<a>" + repeat("x", 11) + "</a>"},
+      {"elements per stanza", [](ParserLimits& l) { l.max_elements_per_stanza = 4; },
+       "<a><b/><b/><b/></a>", "<a><b/><b/><b/><b/></a>"},
+      {"text per node", [](ParserLimits& l) { l.max_text_bytes = 10; },
+       "<a>" + repeat("x", 10) + "<b/>yy</a>", "<a>" + repeat("x", 11) + "</a>"},
       {"text per node counts resolved characters", [](ParserLimits& l) { l.max_text_bytes = 4; },
        "<a>&lt;&lt;&lt;&lt;</a>", "<a>&lt;&lt;&lt;&lt;&lt;</a>"},
       // The header's longest value is 21 bytes (juliet@im.example.com).
       {"attribute value", [](ParserLimits& l) { l.max_attribute_value_bytes = 24; },
        "<a x='" + repeat("v", 24) + "'/>", "<a x='" + repeat("v", 25) + "'/>"},
-      {"attribute value counts resolved characters", [](ParserLimits& l) { l.max_attribute_value_bytes = 24; },
+      {"attribute value counts resolved characters",
+       [](ParserLimits& l) { l.max_attribute_value_bytes = 24; },
        "<a x='" + repeat("&amp;", 24) + "'/>", "<a x='" + repeat("&amp;", 25) + "'/>"},
       // The header needs 36 (the XML namespace of xml:lang), so the rows use 40.
       {"name length", [](ParserLimits& l) { l.max_name_bytes = 40; }, "<" + repeat("n", 40) + "/>",
@@ -402,19 +514,31 @@ TEST(StreamParser, EveryLimitIsEnforced) {
     row.set_limit(options.limits);
     const std::string header_event(kClientHeaderEvent);
     const Element accepted = *parse_element(row.stanza_at_limit, "jabber:client");
-    check_row({row.name + " at the limit", whole_stream(row.stanza_at_limit),
-               {header_event, serialize(accepted, {"jabber:client"}), "close"}, std::nullopt, options});
-    check_row({row.name + " past the limit", whole_stream(row.stanza_past_limit), {header_event}, kPolicy, options});
+    check_row({row.name + " at the limit",
+               whole_stream(row.stanza_at_limit),
+               {header_event, serialize(accepted, {"jabber:client"}), "close"},
+               std::nullopt,
+               options});
+    check_row({row.name + " past the limit",
+               whole_stream(row.stanza_past_limit),
+               {header_event},
+               kPolicy,
+               options});
   }
 }
 
 TEST(StreamParser, StreamHeaderIsBounded) {
   StreamParserOptions options;
   options.limits.max_stanza_bytes = 200;
-  check_row({"header within the limit", whole_stream(""), {std::string(kClientHeaderEvent), "close"},
-             std::nullopt, options});
-  const std::string padded = "<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' "
-                             "version='1.0' to='" + std::string(200, 'x') + "'>";
+  check_row({"header within the limit",
+             whole_stream(""),
+             {std::string(kClientHeaderEvent), "close"},
+             std::nullopt,
+             options});
+  const std::string padded =
+      "<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' "
+      "version='1.0' to='" +
+      std::string(200, 'x') + "'>";
   check_row({"header past the limit", padded, {}, kPolicy, options});
   options.limits.max_attributes_per_element = 4;
   check_row({"header with too many attributes", std::string(kClientHeader), {}, kPolicy, options});
@@ -429,10 +553,12 @@ TEST(StreamParser, OversizeStanzaKeepsMemoryBounded) {
     const char* name;
     std::string stanza_start;  // followed by megabytes of 'a'
   };
-  for (const Case& c : {Case{"long text", "<message><body>"}, Case{"one huge start tag", "<message to='"},
-                        Case{"huge element name", "<m"}, Case{"whitespace inside a tag", "<message "}}) {
+  for (const Case& c :
+       {Case{"long text", "<message><body>"}, Case{"one huge start tag", "<message to='"},
+        Case{"huge element name", "<m"}, Case{"whitespace inside a tag", "<message "}}) {
     SCOPED_TRACE(c.name);
-    const std::string filler(4 * 1024 * 1024, c.name == std::string_view("whitespace inside a tag") ? ' ' : 'a');
+    const std::string filler(4 * 1024 * 1024,
+                             c.name == std::string_view("whitespace inside a tag") ? ' ' : 'a');
     const std::string input = with_header(c.stanza_start) + filler;
     for (const std::size_t chunk : {std::size_t{1000}, std::size_t{65536}, input.size()}) {
       std::size_t peak_buffered = 0;
@@ -476,7 +602,9 @@ TEST(StreamParser, EntityHeavyStreamIsNotMistakenForAmplification) {
 // ---- stream restarts and pauses ----
 
 constexpr std::string_view kSaslAuth =
-    "<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='SCRAM-SHA-1'>biwsbj1qdWxpZXQscj1vTXNUQUF3QUFBQU1BQUFBTlAwVEFBQUFBQUJQVTBBQQ==</auth>";
+    "<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' "
+    "mechanism='SCRAM-SHA-1'>biwsbj1qdWxpZXQscj1vTXNUQUF3QUFBQU1BQUFBTlAwVEFBQUFBQUJQVTBBQQ==</"
+    "auth>";
 constexpr std::string_view kRestartedHeader =
     "<stream:stream to='im.example.com' version='1.0' xmlns='jabber:client' "
     "xmlns:stream='http://etherx.jabber.org/streams'>";
@@ -484,16 +612,16 @@ constexpr std::string_view kRestartedHeader =
 TEST(StreamParser, RestartAfterSaslWithPipelinedHeader) {
   // RFC 6120 6.4.6: after <success/> both sides restart the stream. A client that pipelines the
   // new header behind <auth/> (XEP-0305) must have it parsed by the new parser.
-  const std::string input = with_header(kSaslAuth) + std::string(kRestartedHeader) + "<iq type='set' id='b1'/>" +
-                            std::string(kClose);
+  const std::string input = with_header(kSaslAuth) + std::string(kRestartedHeader) +
+                            "<iq type='set' id='b1'/>" + std::string(kClose);
   const std::vector<std::string> expected = {
       std::string(kClientHeaderEvent),
       serialize(*parse_element(kSaslAuth, "jabber:client"), {"jabber:client"}),
       "open to=im.example.com from=- id=- lang=- version=1.0 ns=jabber:client "
       "decls=[=jabber:client stream=http://etherx.jabber.org/streams]",
-      "<iq type='set' id='b1'/>",
-      "close"};
-  for (const std::size_t chunk : {std::size_t{0}, std::size_t{1}, std::size_t{5}, std::size_t{100}}) {
+      "<iq type='set' id='b1'/>", "close"};
+  for (const std::size_t chunk :
+       {std::size_t{0}, std::size_t{1}, std::size_t{5}, std::size_t{100}}) {
     SCOPED_TRACE(chunk);
     RunOptions options;
     options.chunk_size = chunk;
@@ -509,7 +637,9 @@ TEST(StreamParser, PauseAndResumeAcrossInputSlices) {
   // More input than one slice: a pause leaves bytes both inside expat and not yet handed to it,
   // and resume() must parse each exactly once.
   std::string body;
-  for (int i = 0; i < 300; ++i) body += "<message id='m" + std::to_string(i) + "'><body>" + std::string(40, 'x') + "</body></message>";
+  for (int i = 0; i < 300; ++i)
+    body += "<message id='m" + std::to_string(i) + "'><body>" + std::string(40, 'x') +
+            "</body></message>";
   const std::string input = whole_stream(body);
   ASSERT_GT(input.size(), 3 * StreamParser::kInputSliceBytes);
   const Outcome plain = run(input);
@@ -540,7 +670,8 @@ TEST(StreamParser, PlaintextBehindStarttlsIsHandedBackNotParsed) {
   Recorder recorder;
   recorder.pause_after = {"starttls"};
   StreamParser parser(recorder);
-  auto status = parser.feed(with_header("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>") + injected);
+  auto status =
+      parser.feed(with_header("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>") + injected);
   ASSERT_TRUE(status);
   EXPECT_EQ(*status, FeedStatus::paused);
   EXPECT_EQ(parser.unparsed_after_pause(), injected);
@@ -595,10 +726,13 @@ struct RoundTripRow {
 TEST(Serializer, RoundTripTable) {
   const std::vector<RoundTripRow> rows = {
       {"escaping of < & > and quotes in text and attributes",
-       "<message to='a@b' id='x&amp;y&lt;&gt;&quot;&apos;\"'><body>1 &lt; 2 &amp;&amp; 3 &gt; 2 \"q\" 'a' ]]&gt;</body></message>",
-       "<message to='a@b' id='x&amp;y&lt;&gt;&quot;&apos;&quot;'><body>1 &lt; 2 &amp;&amp; 3 &gt; 2 &quot;q&quot; "
+       "<message to='a@b' id='x&amp;y&lt;&gt;&quot;&apos;\"'><body>1 &lt; 2 &amp;&amp; 3 &gt; 2 "
+       "\"q\" 'a' ]]&gt;</body></message>",
+       "<message to='a@b' id='x&amp;y&lt;&gt;&quot;&apos;&quot;'><body>1 &lt; 2 &amp;&amp; 3 &gt; "
+       "2 &quot;q&quot; "
        "&apos;a&apos; ]]&gt;</body></message>"},
-      {"child in another namespace", "<iq type='get' id='r1'><query xmlns='jabber:iq:roster'/></iq>",
+      {"child in another namespace",
+       "<iq type='get' id='r1'><query xmlns='jabber:iq:roster'/></iq>",
        "<iq type='get' id='r1'><query xmlns='jabber:iq:roster'/></iq>"},
       {"prefixed elements become default-namespaced",
        "<x:query xmlns:x='jabber:iq:roster'><x:item jid='a@b'/><item/></x:query>",
@@ -609,17 +743,19 @@ TEST(Serializer, RoundTripTable) {
       {"one prefix name bound to two namespaces at two levels",
        "<a xmlns:p='urn:1' p:x='1'><b xmlns:p='urn:2' p:x='2'/></a>",
        "<a xmlns:ns1='urn:1' ns1:x='1'><b xmlns:ns2='urn:2' ns2:x='2'/></a>"},
-      {"element in no namespace under a namespaced parent", "<message><x xmlns=''><y/></x></message>",
-       "<message><x xmlns=''><y/></x></message>"},
+      {"element in no namespace under a namespaced parent",
+       "<message><x xmlns=''><y/></x></message>", "<message><x xmlns=''><y/></x></message>"},
       {"tab, newline and CR survive in attribute values", "<m a='&#9;&#10;&#13;' b='x y'/>",
        "<m a='&#x9;&#xA;&#xD;' b='x y'/>"},
       {"literal newlines in attribute values are normalized by the parser", "<m a='x\ny\tz'/>",
        "<m a='x y z'/>"},
       {"CR in text survives, CRLF is normalized", "<m>a&#13;b\r\nc</m>", "<m>a&#xD;b\nc</m>"},
       {"mixed content keeps its order",
-       "<html xmlns='http://jabber.org/protocol/xhtml-im'><body xmlns='http://www.w3.org/1999/xhtml'>"
+       "<html xmlns='http://jabber.org/protocol/xhtml-im'><body "
+       "xmlns='http://www.w3.org/1999/xhtml'>"
        "<p>Hi <em>there</em>!</p></body></html>",
-       "<html xmlns='http://jabber.org/protocol/xhtml-im'><body xmlns='http://www.w3.org/1999/xhtml'>"
+       "<html xmlns='http://jabber.org/protocol/xhtml-im'><body "
+       "xmlns='http://www.w3.org/1999/xhtml'>"
        "<p>Hi <em>there</em>!</p></body></html>"},
       {"element in the XML namespace keeps the xml prefix", "<m><xml:x a='1'><y/></xml:x></m>",
        "<m><xml:x a='1'><y/></xml:x></m>"},
@@ -653,7 +789,8 @@ TEST(Serializer, TreesBuiltByCodeStayWellFormed) {
   body.append_text("");
   ASSERT_EQ(body.children().size(), 1u);  // adjacent text merges
   EXPECT_EQ(serialize(message, {"jabber:client"}),
-            "<message to='juliet@example.com'><body>bad \xEF\xBF\xBD control, bad \xEF\xBF\xBD UTF-8, and "
+            "<message to='juliet@example.com'><body>bad \xEF\xBF\xBD control, bad \xEF\xBF\xBD "
+            "UTF-8, and "
             "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD non-character</body></message>");
   EXPECT_TRUE(parse_element(serialize(message, {"jabber:client"}), "jabber:client"));
 }
@@ -666,7 +803,8 @@ TEST(Serializer, DeepTreeBuiltByCode) {
   Element* leaf = &root;
   for (std::size_t i = 0; i < kLevels; ++i) leaf = &leaf->append_child(Element("urn:deep", "d"));
   const std::string out = serialize(root);
-  EXPECT_EQ(out.size(), std::string_view("<d xmlns='urn:deep'>").size() + (kLevels - 1) * std::string_view("<d></d>").size() +
+  EXPECT_EQ(out.size(), std::string_view("<d xmlns='urn:deep'>").size() +
+                            (kLevels - 1) * std::string_view("<d></d>").size() +
                             std::string_view("<d/>").size() + std::string_view("</d>").size());
   ParserLimits deep_enough;
   deep_enough.max_depth = kLevels + 1;
@@ -679,7 +817,8 @@ TEST(Serializer, DeepTreeBuiltByCode) {
 TEST(ParseElement, RejectsWhatTheStreamRejects) {
   EXPECT_EQ(parse_element("<a><!-- x --></a>", "jabber:client").error().condition, kRestricted);
   EXPECT_EQ(parse_element("<a>", "jabber:client").error().condition, kNotWellFormed);
-  EXPECT_EQ(parse_element("<a/><b/>", "jabber:client").error().condition, StreamErrorCondition::bad_format);
+  EXPECT_EQ(parse_element("<a/><b/>", "jabber:client").error().condition,
+            StreamErrorCondition::bad_format);
   EXPECT_EQ(parse_element("", "jabber:client").error().condition, StreamErrorCondition::bad_format);
   EXPECT_EQ(parse_element("<a/></stream:stream><!-- hidden -->", "jabber:client").error().condition,
             StreamErrorCondition::bad_format);

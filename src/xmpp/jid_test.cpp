@@ -151,7 +151,9 @@ TEST(Jid, PartLengthLimits) {
 }
 
 TEST(Jid, NonAsciiWithoutIcuIsRefusedClearly) {
-  if (precis::unicode_available()) GTEST_SKIP() << "this build links ICU (CMake always does); the non-ASCII refusal tested here exists only in builds without it";
+  if (precis::unicode_available())
+    GTEST_SKIP() << "this build links ICU (CMake always does); the non-ASCII refusal tested here "
+                    "exists only in builds without it";
   const Result<Jid> jid = Jid::parse("\xcf\x80@example.com");
   ASSERT_FALSE(jid);
   EXPECT_NE(jid.error().message.find("ICU"), std::string::npos) << jid.error().message;

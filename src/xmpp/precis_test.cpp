@@ -74,7 +74,9 @@ TEST(Precis, Profiles) {
 }
 
 TEST(Precis, NonAsciiRefusedWithoutIcu) {
-  if (unicode_available()) GTEST_SKIP() << "this build links ICU (CMake always does); the non-ASCII refusal tested here exists only in builds without it";
+  if (unicode_available())
+    GTEST_SKIP() << "this build links ICU (CMake always does); the non-ASCII refusal tested here "
+                    "exists only in builds without it";
   const Result<std::string> out = enforce_opaque_string("p\xc3\xa4ss");
   ASSERT_FALSE(out);
   EXPECT_NE(out.error().message.find("ICU"), std::string::npos);

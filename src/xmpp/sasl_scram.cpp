@@ -1,7 +1,5 @@
 #include "xmpp/sasl_scram.hpp"
 
-#include "core/utf8.hpp"
-
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -10,6 +8,7 @@
 #include <charconv>
 #include <utility>
 
+#include "core/utf8.hpp"
 #include "xmpp/base64.hpp"
 #include "xmpp/precis.hpp"
 

@@ -10,7 +10,6 @@
 // without extKeyUsage, a non-critical nameConstraints), so no single profile can pass all of them.
 
 #include <boost/json.hpp>
-
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -37,8 +36,8 @@ namespace {
 std::optional<UnixTime> parse_time(std::string_view text) {
   std::tm tm{};
   int offset_hours = 0, offset_minutes = 0;
-  if (std::sscanf(std::string(text).c_str(), "%4d-%2d-%2dT%2d:%2d:%2d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
-                  &tm.tm_hour, &tm.tm_min, &tm.tm_sec) != 6) {
+  if (std::sscanf(std::string(text).c_str(), "%4d-%2d-%2dT%2d:%2d:%2d", &tm.tm_year, &tm.tm_mon,
+                  &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec) != 6) {
     return std::nullopt;
   }
   tm.tm_year -= 1900;
@@ -47,7 +46,8 @@ std::optional<UnixTime> parse_time(std::string_view text) {
   int sign = 0;
   if (zone != std::string_view::npos && text[zone] != 'Z') {
     sign = text[zone] == '+' ? 1 : -1;
-    if (std::sscanf(std::string(text.substr(zone + 1)).c_str(), "%2d:%2d", &offset_hours, &offset_minutes) != 2) {
+    if (std::sscanf(std::string(text.substr(zone + 1)).c_str(), "%2d:%2d", &offset_hours,
+                    &offset_minutes) != 2) {
       return std::nullopt;
     }
   }
@@ -80,7 +80,8 @@ Outcome run_case(const json::object& test) {
     if (eku.as_string() == "clientAuth") policy.purpose = KeyPurpose::client_auth;
   }
   // No demand in the case means the purpose of its validation kind (a TLS server or client).
-  if (policy.purpose == KeyPurpose::none) policy.purpose = client ? KeyPurpose::client_auth : KeyPurpose::server_auth;
+  if (policy.purpose == KeyPurpose::none)
+    policy.purpose = client ? KeyPurpose::client_auth : KeyPurpose::server_auth;
   // x509-limbo follows RFC 9525 throughout: a subject CN is never a reference identity (a leaf
   // with CN=test.localhost and no SAN must not verify for test.localhost, bettertls tc736).
   // Parley's own default keeps RFC 6125's CN-ID fallback for XMPP (the spec lists Subject CN);
@@ -88,7 +89,8 @@ Outcome run_case(const json::object& test) {
   policy.cn_fallback = CnFallback::never;
   for (const auto& usage : test.at("key_usage").as_array()) {
     if (usage.as_string() == "digitalSignature") {
-      policy.required_leaf_key_usage = static_cast<std::uint16_t>(policy.required_leaf_key_usage.value_or(0) | kDigitalSignature);
+      policy.required_leaf_key_usage = static_cast<std::uint16_t>(
+          policy.required_leaf_key_usage.value_or(0) | kDigitalSignature);
     }
   }
   if (const auto& depth = test.at("max_chain_depth"); depth.is_int64()) {
@@ -126,7 +128,8 @@ Outcome run_case(const json::object& test) {
     }
     const auto& name = peer.as_object();
     const std::string value(name.at("value").as_string());
-    auto reference = name.at("kind").as_string() == "IP" ? ReferenceIdentity::ip(value) : ReferenceIdentity::dns(value);
+    auto reference = name.at("kind").as_string() == "IP" ? ReferenceIdentity::ip(value)
+                                                         : ReferenceIdentity::dns(value);
     if (!reference) {
       VerifyFailure f;
       f.error = VerifyError::name_mismatch;
@@ -177,7 +180,8 @@ int main(int argc, char** argv) {
     row["context"] = outcome.context.empty() ? json::value(nullptr) : json::value(outcome.context);
     results.push_back(std::move(row));
   }
-  const auto elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  const auto elapsed =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
 
   json::object out;
   out["version"] = 1;
@@ -189,7 +193,7 @@ int main(int argc, char** argv) {
     std::cerr << "limbo_harness: cannot write " << argv[2] << "\n";
     return 2;
   }
-  std::cerr << "limbo_harness: " << limbo.at("testcases").as_array().size() << " cases, " << succeeded
-            << " verified, in " << elapsed << " s\n";
+  std::cerr << "limbo_harness: " << limbo.at("testcases").as_array().size() << " cases, "
+            << succeeded << " verified, in " << elapsed << " s\n";
   return 0;
 }

@@ -5,13 +5,12 @@
 // Each test picks a free port at run time (bind port 0, read it back, close).
 
 #include <arpa/inet.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
 
 #include <array>
 #include <chrono>
@@ -31,7 +30,9 @@ namespace {
 using namespace std::chrono_literals;
 using integration::PeerProcess;
 
-std::string fixture(const std::string& name) { return std::string(PARLEY_FIXTURES_DIR) + "/" + name; }
+std::string fixture(const std::string& name) {
+  return std::string(PARLEY_FIXTURES_DIR) + "/" + name;
+}
 
 std::uint16_t free_port() {
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
@@ -65,7 +66,8 @@ ProbeOutcome run_parley_cert(const std::vector<std::string>& arguments) {
   std::array<char, 4096> buffer{};
   std::size_t n = 0;
   // Bounded: the probe prints a few KiB; more means something is badly wrong.
-  while ((n = std::fread(buffer.data(), 1, buffer.size(), pipe)) > 0 && outcome.output.size() < 1024 * 1024) {
+  while ((n = std::fread(buffer.data(), 1, buffer.size(), pipe)) > 0 &&
+         outcome.output.size() < 1024 * 1024) {
     outcome.output.append(buffer.data(), n);
   }
   const int status = ::pclose(pipe);
@@ -88,7 +90,8 @@ class ProsodyProbeTest : public testing::Test {
  protected:
   void SetUp() override {
     if (!have_parley_cert()) GTEST_SKIP() << "PARLEY_CERT_BINARY is not defined for this build";
-    if (::access("/usr/bin/prosody", X_OK) != 0) GTEST_SKIP() << "prosody is not installed (scripts/install-deps)";
+    if (::access("/usr/bin/prosody", X_OK) != 0)
+      GTEST_SKIP() << "prosody is not installed (scripts/install-deps)";
     port_ = free_port();
     ASSERT_NE(port_, 0);
     dir_ = std::filesystem::path(testing::TempDir()) /
@@ -128,7 +131,8 @@ class ProsodyProbeTest : public testing::Test {
            // than Prosody refusing the stream (host-unknown).
            << "VirtualHost \"other.test\"\n";
     config.close();
-    auto prosody = PeerProcess::start({"prosody", "--config", d + "/prosody.cfg.lua", "-F"}, d + "/run.out");
+    auto prosody =
+        PeerProcess::start({"prosody", "--config", d + "/prosody.cfg.lua", "-F"}, d + "/run.out");
     ASSERT_TRUE(prosody) << prosody.error().message;
     prosody_ = std::move(*prosody);
     auto listening = prosody_->wait_until_listening(port_, 10s);
@@ -144,8 +148,9 @@ class ProsodyProbeTest : public testing::Test {
   }
 
   ProbeOutcome probe(const std::string& host, const std::string& ca) {
-    return run_parley_cert({"probe", "--service", "xmpp-client", "--host", host, "--connect", "127.0.0.1", "--port",
-                            std::to_string(port_), "--ca", ca, "--revocation", "off", "--json"});
+    return run_parley_cert({"probe", "--service", "xmpp-client", "--host", host, "--connect",
+                            "127.0.0.1", "--port", std::to_string(port_), "--ca", ca,
+                            "--revocation", "off", "--json"});
   }
 
   std::uint16_t port_ = 0;
@@ -157,8 +162,10 @@ TEST_F(ProsodyProbeTest, TrustedServerIsValidOverTls13) {
   const auto outcome = probe("example.test", fixture("chains/p256/root.crt"));
   EXPECT_EQ(outcome.exit_code, 0) << outcome.output << prosody_->log_tail();
   EXPECT_NE(outcome.output.find("\"valid\":true"), std::string::npos) << outcome.output;
-  EXPECT_NE(outcome.output.find("{\"stage\":\"starttls\",\"verdict\":\"pass\""), std::string::npos) << outcome.output;
-  EXPECT_NE(outcome.output.find("{\"stage\":\"tls\",\"verdict\":\"pass\",\"detail\":\"TLSv1.3"), std::string::npos)
+  EXPECT_NE(outcome.output.find("{\"stage\":\"starttls\",\"verdict\":\"pass\""), std::string::npos)
+      << outcome.output;
+  EXPECT_NE(outcome.output.find("{\"stage\":\"tls\",\"verdict\":\"pass\",\"detail\":\"TLSv1.3"),
+            std::string::npos)
       << outcome.output;
 }
 
@@ -166,19 +173,24 @@ TEST_F(ProsodyProbeTest, UntrustedRootFailsThePathStage) {
   const auto outcome = probe("example.test", fixture("chains/rsa2048/root.crt"));
   EXPECT_EQ(outcome.exit_code, 1) << outcome.output;
   EXPECT_NE(outcome.output.find("\"valid\":false"), std::string::npos) << outcome.output;
-  EXPECT_NE(outcome.output.find("{\"stage\":\"path\",\"verdict\":\"fail\",\"detail\":\"no trusted issuer"),
+  EXPECT_NE(outcome.output.find(
+                "{\"stage\":\"path\",\"verdict\":\"fail\",\"detail\":\"no trusted issuer"),
             std::string::npos)
       << outcome.output;
-  EXPECT_NE(outcome.output.find("{\"stage\":\"identity\",\"verdict\":\"pass\""), std::string::npos) << outcome.output;
+  EXPECT_NE(outcome.output.find("{\"stage\":\"identity\",\"verdict\":\"pass\""), std::string::npos)
+      << outcome.output;
 }
 
 TEST_F(ProsodyProbeTest, OtherHostIsAnIdentityMismatch) {
   const auto outcome = probe("other.test", fixture("chains/p256/root.crt"));
   EXPECT_EQ(outcome.exit_code, 1) << outcome.output;
-  EXPECT_NE(outcome.output.find("{\"stage\":\"path\",\"verdict\":\"pass\""), std::string::npos) << outcome.output;
-  EXPECT_NE(outcome.output.find("{\"stage\":\"identity\",\"verdict\":\"fail\",\"detail\":\"the certificate does not "
-                                "name other.test"),
-            std::string::npos)
+  EXPECT_NE(outcome.output.find("{\"stage\":\"path\",\"verdict\":\"pass\""), std::string::npos)
+      << outcome.output;
+  EXPECT_NE(
+      outcome.output.find(
+          "{\"stage\":\"identity\",\"verdict\":\"fail\",\"detail\":\"the certificate does not "
+          "name other.test"),
+      std::string::npos)
       << outcome.output;
 }
 
@@ -193,7 +205,8 @@ class NoStarttlsServer {
     address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     socklen_t length = sizeof address;
     if (fd_ < 0 || ::bind(fd_, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
-        ::listen(fd_, 1) != 0 || ::getsockname(fd_, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
+        ::listen(fd_, 1) != 0 ||
+        ::getsockname(fd_, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
       return;
     }
     port_ = ntohs(address.sin_port);
@@ -229,9 +242,11 @@ class NoStarttlsServer {
       received.append(buffer.data(), static_cast<std::size_t>(n));
     }
     const std::string answer =
-        "<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' "
+        "<?xml version='1.0'?><stream:stream xmlns='jabber:client' "
+        "xmlns:stream='http://etherx.jabber.org/streams' "
         "from='example.test' id='s1' version='1.0'><stream:features><mechanisms "
-        "xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><mechanism>PLAIN</mechanism></mechanisms></stream:features>";
+        "xmlns='urn:ietf:params:xml:ns:xmpp-sasl'><mechanism>PLAIN</mechanism></mechanisms></"
+        "stream:features>";
     (void)::send(client, answer.data(), answer.size(), MSG_NOSIGNAL);
     // Wait for the probe to hang up (it must not send anything else, credentials least of all).
     for (;;) {
@@ -254,23 +269,27 @@ TEST(ProbeWithoutStarttls, ReportsStarttlsNotOffered) {
   if (!have_parley_cert()) GTEST_SKIP() << "PARLEY_CERT_BINARY is not defined for this build";
   NoStarttlsServer server;
   ASSERT_NE(server.port(), 0);
-  const auto outcome = run_parley_cert({"probe", "--service", "xmpp-client", "--host", "example.test", "--connect",
-                                        "127.0.0.1", "--port", std::to_string(server.port()), "--ca",
-                                        fixture("chains/p256/root.crt"), "--revocation", "off"});
+  const auto outcome =
+      run_parley_cert({"probe", "--service", "xmpp-client", "--host", "example.test", "--connect",
+                       "127.0.0.1", "--port", std::to_string(server.port()), "--ca",
+                       fixture("chains/p256/root.crt"), "--revocation", "off"});
   // Nothing after the features: no <auth/>, no plaintext anything, once STARTTLS is missing.
   EXPECT_EQ(server.finish(), "");
   EXPECT_EQ(outcome.exit_code, 1) << outcome.output;
   EXPECT_NE(outcome.output.find("INVALID"), std::string::npos) << outcome.output;
-  EXPECT_NE(outcome.output.find("starttls: fail - not offered"), std::string::npos) << outcome.output;
+  EXPECT_NE(outcome.output.find("starttls: fail - not offered"), std::string::npos)
+      << outcome.output;
 }
 
 TEST(ProbeNetworkErrors, RefusedConnectionIsExitTwo) {
   if (!have_parley_cert()) GTEST_SKIP() << "PARLEY_CERT_BINARY is not defined for this build";
   const std::uint16_t port = free_port();  // nobody listens there once free_port() closed it
-  const auto outcome = run_parley_cert({"probe", "--host", "example.test", "--connect", "127.0.0.1", "--port",
-                                        std::to_string(port), "--ca", fixture("chains/p256/root.crt")});
+  const auto outcome =
+      run_parley_cert({"probe", "--host", "example.test", "--connect", "127.0.0.1", "--port",
+                       std::to_string(port), "--ca", fixture("chains/p256/root.crt")});
   EXPECT_EQ(outcome.exit_code, 2) << outcome.output;
-  EXPECT_NE(outcome.output.find("connection refused by 127.0.0.1:" + std::to_string(port)), std::string::npos)
+  EXPECT_NE(outcome.output.find("connection refused by 127.0.0.1:" + std::to_string(port)),
+            std::string::npos)
       << outcome.output;
 }
 
@@ -280,11 +299,13 @@ TEST(ProbeNetworkErrors, SilentServerTimesOut) {
   auto silent = integration::SilentListener::open(port);
   ASSERT_TRUE(silent) << silent.error().message;
   const auto started = std::chrono::steady_clock::now();
-  const auto outcome = run_parley_cert({"probe", "--host", "example.test", "--connect", "127.0.0.1", "--port",
-                                        std::to_string(port), "--ca", fixture("chains/p256/root.crt")});
+  const auto outcome =
+      run_parley_cert({"probe", "--host", "example.test", "--connect", "127.0.0.1", "--port",
+                       std::to_string(port), "--ca", fixture("chains/p256/root.crt")});
   EXPECT_LT(std::chrono::steady_clock::now() - started, 15s);
   EXPECT_EQ(outcome.exit_code, 2) << outcome.output;
-  EXPECT_NE(outcome.output.find("timed out waiting for stream features"), std::string::npos) << outcome.output;
+  EXPECT_NE(outcome.output.find("timed out waiting for stream features"), std::string::npos)
+      << outcome.output;
 }
 
 }  // namespace

@@ -8,6 +8,8 @@
 // Times: the responder signs with the real clock, so every check runs at the real "now"; the
 // stale case moves "now" past a short nextUpdate (-nmin 1) instead of waiting for it.
 
+#include "pki/revocation.hpp"
+
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -18,7 +20,6 @@
 
 #include "core/file.hpp"
 #include "peer_process.hpp"
-#include "pki/revocation.hpp"
 #include "pki/trust_store.hpp"
 #include "pki/verify.hpp"
 
@@ -88,8 +89,7 @@ std::unique_ptr<PeerProcess> start_crl_server(const std::string& directory) {
     return nullptr;
   }
   auto peer = PeerProcess::start({"/usr/bin/python3", "-m", "http.server", "--bind", "127.0.0.1",
-                                  std::to_string(kCrlPort), "--directory",
-                                  fixture_path(directory)},
+                                  std::to_string(kCrlPort), "--directory", fixture_path(directory)},
                                  log_path("crl"));
   if (!peer) {
     ADD_FAILURE() << peer.error().message;

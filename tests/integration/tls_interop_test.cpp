@@ -4,12 +4,11 @@
 // Parley. Each test picks a free port at run time (bind port 0, read it back, close).
 
 #include <arpa/inet.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
 
 #include <array>
 #include <chrono>
@@ -109,7 +108,8 @@ Result<void> run_handshake(Session& session, int fd) {
     flush(session, fd);  // alerts too
     if (!progress) return fail(progress.error());
     if (*progress == HandshakeProgress::complete) return {};
-    if (!receive(session, fd, 5000ms)) return fail(Error::io("the server closed or went silent during the handshake"));
+    if (!receive(session, fd, 5000ms))
+      return fail(Error::io("the server closed or went silent during the handshake"));
   }
   return fail(Error::limit("handshake did not finish in 50 rounds"));
 }
@@ -124,13 +124,21 @@ Server start_s_server(const std::vector<std::string>& extra) {
   Server server;
   server.port = free_port();
   EXPECT_NE(server.port, 0);
-  std::vector<std::string> argv = {"openssl", "s_server",
-                                   "-accept", "127.0.0.1:" + std::to_string(server.port),
-                                   "-cert", fixture("chains/p256/leaf.crt"),
-                                   "-key", fixture("chains/p256/leaf.key"),
-                                   "-cert_chain", fixture("chains/p256/intermediate.crt"),
-                                   "-status_file", fixture("revocation/ocsp/good.ca-signed.der"),
-                                   "-www", "-naccept", "1"};
+  std::vector<std::string> argv = {"openssl",
+                                   "s_server",
+                                   "-accept",
+                                   "127.0.0.1:" + std::to_string(server.port),
+                                   "-cert",
+                                   fixture("chains/p256/leaf.crt"),
+                                   "-key",
+                                   fixture("chains/p256/leaf.key"),
+                                   "-cert_chain",
+                                   fixture("chains/p256/intermediate.crt"),
+                                   "-status_file",
+                                   fixture("revocation/ocsp/good.ca-signed.der"),
+                                   "-www",
+                                   "-naccept",
+                                   "1"};
   argv.insert(argv.end(), extra.begin(), extra.end());
   auto process = PeerProcess::start(argv, log_path());
   EXPECT_TRUE(process.has_value()) << (process ? "" : process.error().message);
@@ -170,7 +178,8 @@ TEST_P(SServerTable, ClientSessionNegotiatesRecordsAndTalks) {
   Session& tls = **session;
 
   auto handshake = run_handshake(tls, (*socket)->fd);
-  ASSERT_TRUE(handshake.has_value()) << handshake.error().message << "\n" << server.process->log_tail();
+  ASSERT_TRUE(handshake.has_value()) << handshake.error().message << "\n"
+                                     << server.process->log_tail();
   auto info = tls.connection_info();
   ASSERT_TRUE(info.has_value());
   EXPECT_EQ(info->protocol, c.protocol);
@@ -191,9 +200,12 @@ TEST_P(SServerTable, ClientSessionNegotiatesRecordsAndTalks) {
   EXPECT_EQ(tls.stapled_ocsp(), *staple);
 
   const std::string request = "GET / HTTP/1.0\r\n\r\n";
-  std::span<const std::uint8_t> request_bytes{reinterpret_cast<const std::uint8_t*>(request.data()), request.size()};
-  EXPECT_FALSE(tls.write(request_bytes).has_value()) << "application data before the trust decision";
-  ASSERT_TRUE(tls.accept_peer(PeerAcceptance::from_trust_decision(*chain[0], AcceptanceBasis::accepted_by_user)));
+  std::span<const std::uint8_t> request_bytes{reinterpret_cast<const std::uint8_t*>(request.data()),
+                                              request.size()};
+  EXPECT_FALSE(tls.write(request_bytes).has_value())
+      << "application data before the trust decision";
+  ASSERT_TRUE(tls.accept_peer(
+      PeerAcceptance::from_trust_decision(*chain[0], AcceptanceBasis::accepted_by_user)));
   ASSERT_TRUE(tls.write(request_bytes).has_value());
   ASSERT_TRUE(flush(tls, (*socket)->fd));
 
@@ -214,12 +226,25 @@ TEST_P(SServerTable, ClientSessionNegotiatesRecordsAndTalks) {
   EXPECT_NE(page.find(c.cipher), std::string::npos) << page.substr(0, 2000);
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Tls, SServerTable,
-    testing::Values(InteropCase{"tls13_default", {}, TlsVersion::tls1_3, TlsVersion::tls1_3, "TLS_AES_256_GCM_SHA384"},
-                    InteropCase{"tls12_server", {"-tls1_2"}, TlsVersion::tls1_3, TlsVersion::tls1_2, "ECDHE-ECDSA-AES256-GCM-SHA384"},
-                    InteropCase{"tls12_client", {}, TlsVersion::tls1_2, TlsVersion::tls1_2, "ECDHE-ECDSA-AES256-GCM-SHA384"}),
-    [](const testing::TestParamInfo<InteropCase>& row) { return std::string(row.param.name); });
+INSTANTIATE_TEST_SUITE_P(Tls, SServerTable,
+                         testing::Values(InteropCase{"tls13_default",
+                                                     {},
+                                                     TlsVersion::tls1_3,
+                                                     TlsVersion::tls1_3,
+                                                     "TLS_AES_256_GCM_SHA384"},
+                                         InteropCase{"tls12_server",
+                                                     {"-tls1_2"},
+                                                     TlsVersion::tls1_3,
+                                                     TlsVersion::tls1_2,
+                                                     "ECDHE-ECDSA-AES256-GCM-SHA384"},
+                                         InteropCase{"tls12_client",
+                                                     {},
+                                                     TlsVersion::tls1_2,
+                                                     TlsVersion::tls1_2,
+                                                     "ECDHE-ECDSA-AES256-GCM-SHA384"}),
+                         [](const testing::TestParamInfo<InteropCase>& row) {
+                           return std::string(row.param.name);
+                         });
 
 // A server that offers only what Parley's policy refuses gets no connection.
 struct WeakServerCase {
@@ -244,7 +269,9 @@ TEST_P(WeakSServerTable, ClientRefuses) {
 
 INSTANTIATE_TEST_SUITE_P(
     Tls, WeakSServerTable,
-    testing::Values(WeakServerCase{"cbc", {"-tls1_2", "-cipher", "ECDHE-ECDSA-AES256-SHA384:ECDHE-ECDSA-AES128-SHA"}},
+    testing::Values(WeakServerCase{"cbc",
+                                   {"-tls1_2", "-cipher",
+                                    "ECDHE-ECDSA-AES256-SHA384:ECDHE-ECDSA-AES128-SHA"}},
                     WeakServerCase{"tls11", {"-tls1_1", "-cipher", "ALL:@SECLEVEL=0"}}),
     [](const testing::TestParamInfo<WeakServerCase>& row) { return std::string(row.param.name); });
 
