@@ -107,8 +107,16 @@ bool PeerProcess::has_exited() {
   if (reaped_) return true;
   int status = 0;
   const pid_t waited = ::waitpid(pid_, &status, WNOHANG);
+  if (waited == pid_ && WIFEXITED(status)) exit_code_ = WEXITSTATUS(status);
   if (waited == pid_ || (waited < 0 && errno == ECHILD)) reaped_ = true;
   return reaped_;
+}
+
+std::optional<int> PeerProcess::wait_for_exit(std::chrono::milliseconds timeout) {
+  const auto give_up = std::chrono::steady_clock::now() + timeout;
+  while (!has_exited() && std::chrono::steady_clock::now() < give_up)
+    std::this_thread::sleep_for(20ms);
+  return exit_code_;
 }
 
 Result<void> PeerProcess::wait_until_listening(std::uint16_t port,

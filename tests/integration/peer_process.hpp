@@ -12,6 +12,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -38,6 +39,9 @@ class PeerProcess {
   Result<void> wait_until_listening(std::uint16_t port, std::chrono::milliseconds timeout);
 
   pid_t pid() const { return pid_; }
+  // Waits up to `timeout` for the process to end; its exit code, or nullopt when it is still
+  // running or a signal ended it.
+  std::optional<int> wait_for_exit(std::chrono::milliseconds timeout);
   std::string log_tail(std::size_t max_bytes = 2000) const;
 
  private:
@@ -47,6 +51,7 @@ class PeerProcess {
 
   pid_t pid_ = -1;
   bool reaped_ = false;
+  std::optional<int> exit_code_;
   std::string description_;  // the command line, for messages
   std::string log_path_;
 };

@@ -1,0 +1,824 @@
+#include "server/c2s_session.hpp"
+
+#include <openssl/crypto.h>
+
+#include <array>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <fmt/format.h>
+
+#include "server/delivery.hpp"
+#include "server/iq_handling.hpp"
+#include "server/presence_handling.hpp"
+#include "server/stanza.hpp"
+#include "xml/stream_error.hpp"
+#include "xmpp/base64.hpp"
+#include "xmpp/jid.hpp"
+
+namespace parley::server {
+
+namespace asio = boost::asio;
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr std::string_view kStreamsNamespace = "http://etherx.jabber.org/streams";
+constexpr std::string_view kTlsNamespace = "urn:ietf:params:xml:ns:xmpp-tls";
+constexpr std::string_view kSaslNamespace = "urn:ietf:params:xml:ns:xmpp-sasl";
+constexpr std::string_view kBindNamespace = "urn:ietf:params:xml:ns:xmpp-bind";
+constexpr std::string_view kChannelBindingNamespace = "urn:xmpp:sasl-cb:0";
+
+// RFC 6120 6.4.5: the server should allow a configurable number of retries (2 to 5).
+constexpr int kMaxSaslFailuresPerStream = 3;
+// After the closing </stream:stream>, how long the peer gets to read it and close.
+constexpr auto kCloseGrace = 3s;
+// Reads per wake-up before the reader yields to other sessions.
+constexpr int kReadsPerWake = 4;
+// One TLS write per this many plaintext bytes (records are at most 16 KiB each).
+constexpr std::size_t kEncryptChunk = 64 * 1024;
+
+// Shared by every session of the thread: a session reads only when the socket is readable and
+// consumes the bytes before its next await, so no idle connection needs a buffer of its own.
+thread_local std::array<std::uint8_t, 64 * 1024> read_buffer;
+thread_local std::array<std::uint8_t, 64 * 1024> plaintext_buffer;
+thread_local std::array<std::uint8_t, 64 * 1024> ciphertext_buffer;
+
+bool is(const xml::Element& element, std::string_view ns, std::string_view name) {
+  return element.name().namespace_uri == ns && element.name().local_name == name;
+}
+
+std::string sasl_failure(xmpp::sasl::Condition condition) {
+  return fmt::format("<failure xmlns='{}'><{}/></failure>", kSaslNamespace,
+                     xmpp::sasl::to_string(condition));
+}
+
+}  // namespace
+
+C2sSession::C2sSession(ServerServices& services,
+                       std::shared_ptr<const tls::ServerContext> tls_context,
+                       asio::ip::tcp::socket socket, std::string peer_address, bool direct_tls)
+    : services_(services),
+      tls_context_(std::move(tls_context)),
+      socket_(std::move(socket)),
+      writer_wake_(socket_.get_executor()),
+      watchdog_timer_(socket_.get_executor()),
+      throttle_timer_(socket_.get_executor()),
+      peer_address_(std::move(peer_address)),
+      direct_tls_(direct_tls),
+      parser_(*this, xml::StreamParserOptions{
+                         .limits = {.max_stanza_bytes = services.limits.max_stanza_bytes},
+                         .content_namespace = std::string(kClientNamespace)}),
+      tokens_(static_cast<double>(services.limits.stanza_burst)),
+      tokens_at_(Clock::now()),
+      accepted_at_(Clock::now()),
+      last_activity_(accepted_at_) {}
+
+C2sSession::~C2sSession() = default;
+
+void C2sSession::start(std::function<void(C2sSession&)> on_finished) {
+  on_finished_ = std::move(on_finished);
+  boost::system::error_code ec;
+  socket_.non_blocking(true, ec);
+  socket_.set_option(asio::ip::tcp::no_delay(true), ec);
+  if (direct_tls_) {
+    auto session = tls::Session::server(tls_context_);
+    if (!session) {
+      services_.log->error("{}: TLS session: {}", peer_address_, session.error().message);
+      close_socket();
+      return;
+    }
+    tls_ = std::move(*session);
+  }
+  auto self = shared_from_this();
+  auto executor = socket_.get_executor();
+  asio::co_spawn(executor, [self] { return self->read_loop(); }, asio::detached);
+  asio::co_spawn(executor, [self] { return self->write_loop(); }, asio::detached);
+  asio::co_spawn(executor, [self] { return self->watchdog(); }, asio::detached);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Coroutines
+
+asio::awaitable<void> C2sSession::read_loop() {
+  auto self = shared_from_this();
+  while (!socket_closed_) {
+    auto [wait_error] =
+        co_await socket_.async_wait(asio::ip::tcp::socket::wait_read, asio::as_tuple(asio::use_awaitable));
+    if (wait_error || socket_closed_) break;
+    bool ended = false;
+    for (int i = 0; i < kReadsPerWake && !socket_closed_ && !throttled_; ++i) {
+      boost::system::error_code ec;
+      std::size_t n = socket_.read_some(asio::buffer(read_buffer), ec);
+      if (ec == asio::error::would_block || ec == asio::error::try_again) break;
+      if (ec || n == 0) {
+        ended = true;
+        break;
+      }
+      last_activity_ = Clock::now();
+      if (closing_) continue;  // draining until the peer closes
+      on_ciphertext(std::span<const std::uint8_t>(read_buffer.data(), n));
+    }
+    encrypt_pending();
+    if (ended) break;
+    // Flood control: a session that used up its stanza budget stops being read (its unparsed
+    // input waits in the parser and the TLS buffers) until the bucket has a token again.
+    while (throttled_ && !closing_ && !socket_closed_) {
+      auto wait = std::chrono::duration<double>(
+          (1.0 - tokens_) / static_cast<double>(services_.limits.stanzas_per_second));
+      throttle_timer_.expires_after(std::chrono::duration_cast<Clock::duration>(wait));
+      co_await throttle_timer_.async_wait(asio::as_tuple(asio::use_awaitable));
+      if (closing_ || socket_closed_) break;
+      refill_tokens();
+      throttled_ = false;
+      after_feed(parser_.resume());
+      drain_tls_plaintext();
+      encrypt_pending();
+    }
+  }
+  reader_done_ = true;
+  if (!closing_) begin_close(std::nullopt, {});
+  maybe_finish();
+}
+
+asio::awaitable<void> C2sSession::write_loop() {
+  auto self = shared_from_this();
+  while (!socket_closed_) {
+    if (out_.empty()) {
+      if (closing_) break;
+      writer_wake_.expires_at(Clock::time_point::max());
+      co_await writer_wake_.async_wait(asio::as_tuple(asio::use_awaitable));
+      continue;
+    }
+    writing_.swap(out_);
+    auto [ec, written] = co_await asio::async_write(socket_, asio::buffer(writing_),
+                                                    asio::as_tuple(asio::use_awaitable));
+    writing_.clear();
+    if (ec) {
+      close_socket();
+      co_return;
+    }
+  }
+  if (socket_closed_) co_return;
+  // Everything, the closing </stream:stream> included, is sent: half-close so the peer sees the
+  // end, and let the reader drain until the peer closes too (closing with unread input would
+  // make the kernel send a reset that can destroy the stream error in flight).
+  boost::system::error_code ec;
+  socket_.shutdown(asio::ip::tcp::socket::shutdown_send, ec);
+  writer_done_ = true;
+  maybe_finish();
+}
+
+asio::awaitable<void> C2sSession::watchdog() {
+  auto self = shared_from_this();
+  while (!socket_closed_) {
+    watchdog_timer_.expires_at(next_deadline());
+    co_await watchdog_timer_.async_wait(asio::as_tuple(asio::use_awaitable));
+    if (socket_closed_) break;
+    const auto now = Clock::now();
+    const auto& limits = services_.limits;
+    if (closing_) {
+      if (now >= close_deadline_) close_socket();
+      continue;
+    }
+    if (!bound_ && now >= accepted_at_ + limits.negotiation_timeout) {
+      terminate(xml::StreamErrorCondition::connection_timeout,
+                "stream negotiation did not finish in time");
+    } else if (stanza_started_ && now >= *stanza_started_ + limits.stanza_timeout) {
+      terminate(xml::StreamErrorCondition::connection_timeout, "a stanza took too long to arrive");
+    } else if (now >= last_activity_ + limits.idle_timeout) {
+      terminate(xml::StreamErrorCondition::connection_timeout, "idle for too long");
+    }
+  }
+}
+
+C2sSession::Clock::time_point C2sSession::next_deadline() const {
+  if (closing_) return close_deadline_;
+  const auto& limits = services_.limits;
+  auto deadline = last_activity_ + limits.idle_timeout;
+  if (!bound_) deadline = std::min(deadline, accepted_at_ + limits.negotiation_timeout);
+  if (stanza_started_) deadline = std::min(deadline, *stanza_started_ + limits.stanza_timeout);
+  return deadline;
+}
+
+void C2sSession::poke_watchdog() { watchdog_timer_.cancel(); }
+
+// ---------------------------------------------------------------------------------------------
+// Input
+
+void C2sSession::on_ciphertext(std::span<const std::uint8_t> bytes) {
+  if (!tls_) {
+    on_plaintext(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
+    return;
+  }
+  if (auto fed = tls_->feed_ciphertext(bytes); !fed) {
+    services_.log->info("{}: {}", peer_address_, fed.error().message);
+    close_socket();
+    return;
+  }
+  if (!tls_established_) {
+    auto progress = tls_->handshake();
+    // Whatever the handshake produced (including an alert on failure) goes to the peer.
+    while (std::size_t n = tls_->take_ciphertext(ciphertext_buffer))
+      out_.append(reinterpret_cast<const char*>(ciphertext_buffer.data()), n);
+    wake_writer();
+    if (!progress) {
+      services_.log->info("{}: TLS handshake failed: {}", peer_address_, progress.error().message);
+      closing_ = true;  // nothing more to say in XMPP: the alert is the answer
+      close_deadline_ = Clock::now() + kCloseGrace;
+      reader_done_ = true;
+      poke_watchdog();
+      return;
+    }
+    if (*progress == tls::HandshakeProgress::needs_more_ciphertext) return;
+    after_tls_handshake();
+  }
+  drain_tls_plaintext();
+}
+
+void C2sSession::drain_tls_plaintext() {
+  while (!closing_ && !throttled_ && tls_ && tls_established_) {
+    auto read = tls_->read(plaintext_buffer);
+    if (!read) {
+      services_.log->info("{}: TLS: {}", peer_address_, read.error().message);
+      close_socket();
+      return;
+    }
+    if (read->status == tls::ReadStatus::needs_more_ciphertext) break;
+    if (read->status == tls::ReadStatus::closed_by_peer) {
+      begin_close(std::nullopt, {});
+      break;
+    }
+    on_plaintext(std::string_view(reinterpret_cast<const char*>(plaintext_buffer.data()), read->bytes));
+  }
+}
+
+void C2sSession::after_tls_handshake() {
+  tls_established_ = true;
+  if (auto info = tls_->connection_info())
+    services_.log->debug("{}: {} {} {}", peer_address_, tls::to_string(info->protocol),
+                         info->cipher, info->group);
+  // RFC 6120 5.4.3.3: after STARTTLS the stream restarts; with direct TLS the client speaks
+  // first too. Either way a fresh parser waits for the client's stream header.
+  parser_.reset();
+  header_sent_ = false;
+}
+
+void C2sSession::on_plaintext(std::string_view bytes) {
+  if (closing_) return;
+  after_feed(parser_.feed(bytes));
+}
+
+void C2sSession::after_feed(xml::StreamResult<xml::FeedStatus> status) {
+  while (status && *status == xml::FeedStatus::paused) {
+    if (closing_ || socket_closed_) return;
+    const PauseReason reason = pause_reason_;
+    pause_reason_ = PauseReason::none;
+    if (reason == PauseReason::starttls) {
+      // RFC 6120 5.4.3.3 / the STARTTLS command-injection class: nothing may follow <starttls/>
+      // in plaintext. Bytes that did are an attack or a broken client; either way, no TLS.
+      // Whitespace (some clients end every element with a newline) is harmless.
+      if (parser_.unparsed_after_pause().find_first_not_of(" \t\r\n") != std::string_view::npos) {
+        services_.log->warn("{}: plaintext pipelined after <starttls/>; closing", peer_address_);
+        close_socket();
+        return;
+      }
+      encrypt_pending();  // <proceed/> goes out in plaintext, before TLS starts
+      auto session = tls::Session::server(tls_context_);
+      if (!session) {
+        services_.log->error("{}: TLS session: {}", peer_address_, session.error().message);
+        close_socket();
+        return;
+      }
+      tls_ = std::move(*session);
+      return;  // the next bytes are the ClientHello
+    }
+    if (reason == PauseReason::throttled) {
+      // The rest waits in the parser until the reader's throttle timer resumes it.
+      throttled_ = true;
+      return;
+    }
+    if (reason == PauseReason::sasl_success) {
+      // RFC 6120 6.4.6: a new stream; the client may already have sent its header.
+      // Whitespace that ended the old stream's last element is not part of the new document
+      // (an XML declaration must come first in it).
+      std::string_view held = parser_.unparsed_after_pause();
+      auto start = held.find_first_not_of(" \t\r\n");
+      std::string rest(start == std::string_view::npos ? std::string_view() : held.substr(start));
+      parser_.reset();
+      header_sent_ = false;
+      status = parser_.feed(rest);
+      continue;
+    }
+    status = parser_.resume();
+  }
+  if (!status) {
+    services_.log->info("{}: {} ({})", peer_address_, xml::to_string(status.error().condition),
+                        status.error().detail);
+    begin_close(status.error().condition, status.error().detail);
+    return;
+  }
+  if (*status == xml::FeedStatus::stream_closed) {
+    begin_close(std::nullopt, {});
+    return;
+  }
+  // Slowloris: a stanza that has started must finish within stanza_timeout.
+  if (parser_.buffered_stanza_bytes() > 0) {
+    if (!stanza_started_) {
+      stanza_started_ = Clock::now();
+      poke_watchdog();
+    }
+  } else {
+    stanza_started_.reset();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Stream
+
+void C2sSession::send_stream_header() {
+  if (header_sent_) return;
+  header_sent_ = true;
+  stream_id_ = random_id(12);
+  queue(fmt::format(
+      "<?xml version='1.0'?><stream:stream xmlns='{}' xmlns:stream='{}' id='{}' from='{}' "
+      "version='1.0' xml:lang='en'>",
+      kClientNamespace, kStreamsNamespace, stream_id_, services_.domain));
+}
+
+std::string C2sSession::features() const {
+  std::string out = "<stream:features>";
+  if (!tls_established_) {
+    out += fmt::format("<starttls xmlns='{}'><required/></starttls>", kTlsNamespace);
+  } else if (!authenticated_) {
+    const bool tls13 = [&] {
+      auto info = tls_->connection_info();
+      return info && info->protocol == tls::TlsVersion::tls1_3;
+    }();
+    out += fmt::format("<mechanisms xmlns='{}'>", kSaslNamespace);
+    for (const char* mechanism :
+         {"SCRAM-SHA-256-PLUS", "SCRAM-SHA-1-PLUS", "SCRAM-SHA-256", "SCRAM-SHA-1"}) {
+      if (services_.config.fips && std::string_view(mechanism).starts_with("SCRAM-SHA-1"))
+        continue;  // FIPS: no SHA-1 based authentication
+      out += fmt::format("<mechanism>{}</mechanism>", mechanism);
+    }
+    if (services_.config.insecure_allow_plain) out += "<mechanism>PLAIN</mechanism>";
+    out += "</mechanisms>";
+    // XEP-0440: which channel bindings this connection supports.
+    out += fmt::format("<sasl-channel-binding xmlns='{}'>", kChannelBindingNamespace);
+    if (tls13) out += "<channel-binding type='tls-exporter'/>";
+    out += "<channel-binding type='tls-server-end-point'/></sasl-channel-binding>";
+  } else {
+    out += fmt::format(
+        "<bind xmlns='{}'/><session xmlns='urn:ietf:params:xml:ns:xmpp-session'><optional/>"
+        "</session><ver xmlns='urn:xmpp:features:rosterver'/>",
+        kBindNamespace);
+  }
+  out += "</stream:features>";
+  return out;
+}
+
+xml::AfterEvent C2sSession::on_stream_open(const xml::StreamHeader& header) {
+  send_stream_header();
+  // RFC 6120 4.9.3.6: the stream must be addressed to a domain this server serves.
+  std::optional<std::string> to;
+  if (header.to) {
+    auto prepared = xmpp::prepare_domainpart(*header.to);
+    if (prepared) to = *prepared;
+  }
+  if (!to || *to != services_.domain) {
+    begin_close(xml::StreamErrorCondition::host_unknown,
+                header.to ? "this server does not serve that domain" : "the stream has no 'to'");
+    return xml::AfterEvent::pause;
+  }
+  queue(features());
+  return xml::AfterEvent::continue_parsing;
+}
+
+void C2sSession::on_stream_close() { begin_close(std::nullopt, {}); }
+
+xml::AfterEvent C2sSession::on_stanza(xml::Element stanza) {
+  if (closing_) return xml::AfterEvent::pause;
+  stanza_started_.reset();
+  if (!tls_established_) return before_tls(stanza);
+  if (!authenticated_) return before_auth(stanza);
+  if (!bound_) return before_bind(stanza);
+  bound_stanza(std::move(stanza));
+  if (closing_) return xml::AfterEvent::pause;
+  if (tokens_ < 0) {
+    pause_reason_ = PauseReason::throttled;
+    return xml::AfterEvent::pause;
+  }
+  return xml::AfterEvent::continue_parsing;
+}
+
+xml::AfterEvent C2sSession::before_tls(const xml::Element& element) {
+  if (is(element, kTlsNamespace, "starttls")) {
+    queue(fmt::format("<proceed xmlns='{}'/>", kTlsNamespace));
+    pause_reason_ = PauseReason::starttls;
+    return xml::AfterEvent::pause;
+  }
+  if (is(element, kSaslNamespace, "auth")) {
+    // RFC 6120 6.4.1 / 5.3.1: credentials never cross in plaintext; the client must STARTTLS.
+    queue(sasl_failure(xmpp::sasl::Condition::encryption_required));
+    return xml::AfterEvent::continue_parsing;
+  }
+  begin_close(xml::StreamErrorCondition::not_authorized, "STARTTLS is required");
+  return xml::AfterEvent::pause;
+}
+
+xml::AfterEvent C2sSession::before_auth(const xml::Element& element) {
+  if (is(element, kSaslNamespace, "auth")) return handle_auth(element);
+  if (is(element, kSaslNamespace, "response")) return handle_sasl_response(element);
+  if (is(element, kSaslNamespace, "abort")) {
+    scram_.reset();
+    queue(sasl_failure(xmpp::sasl::Condition::aborted));
+    return xml::AfterEvent::continue_parsing;
+  }
+  begin_close(xml::StreamErrorCondition::not_authorized, "authenticate first");
+  return xml::AfterEvent::pause;
+}
+
+xml::AfterEvent C2sSession::before_bind(const xml::Element& element) {
+  if (kind_of(element) == StanzaKind::iq && type_of(element) == "set" &&
+      element.first_child(kBindNamespace, "bind") != nullptr) {
+    handle_bind(element);
+    return xml::AfterEvent::continue_parsing;
+  }
+  if (kind_of(element) == StanzaKind::iq) {
+    // RFC 6120 7.1: no stanzas before a resource is bound, but answering keeps clients sane.
+    queue(to_wire(make_error_reply(element, services_.domain, ErrorType::auth, "not-authorized")));
+    return xml::AfterEvent::continue_parsing;
+  }
+  begin_close(xml::StreamErrorCondition::not_authorized, "bind a resource first");
+  return xml::AfterEvent::pause;
+}
+
+// ---------------------------------------------------------------------------------------------
+// SASL
+
+xml::AfterEvent C2sSession::handle_auth(const xml::Element& auth) {
+  scram_.reset();
+  const auto now = Clock::now();
+  if (!services_.address_limits.may_authenticate(peer_address_, now))
+    return sasl_failed(xmpp::sasl::Condition::temporary_auth_failure,
+                       "too many failed logins from this address");
+  const std::string* mechanism_name = auth.attribute("mechanism");
+  const std::string text = auth.text();
+  auto decoded = (text.empty() || text == "=")
+                     ? Result<std::string>(std::string())
+                     : xmpp::base64_decode_strict(text, xmpp::sasl::kMaxScramMessageOctets);
+  if (!decoded) return sasl_failed(xmpp::sasl::Condition::incorrect_encoding, decoded.error().message);
+  if (mechanism_name == nullptr)
+    return sasl_failed(xmpp::sasl::Condition::invalid_mechanism, "no mechanism");
+
+  if (*mechanism_name == "PLAIN") {
+    if (!services_.config.insecure_allow_plain)
+      return sasl_failed(xmpp::sasl::Condition::invalid_mechanism, "PLAIN is not enabled");
+    return handle_plain(*decoded);
+  }
+  auto mechanism = xmpp::sasl::ScramMechanism::parse(*mechanism_name);
+  if (!mechanism || (services_.config.fips && mechanism->hash == xmpp::sasl::ScramHash::sha1))
+    return sasl_failed(xmpp::sasl::Condition::invalid_mechanism, "mechanism not offered");
+
+  xmpp::sasl::ScramServerOptions options;
+  options.mechanism = *mechanism;
+  options.plus_advertised = true;
+  if (auto exporter = tls_->channel_binding(tls::ChannelBinding::tls_exporter))
+    options.tls_exporter = *exporter;
+  if (auto end_point = tls_->channel_binding(tls::ChannelBinding::tls_server_end_point))
+    options.tls_server_end_point = *end_point;
+  options.unknown_user_secret = services_.unknown_user_secret;
+  auto& storage = services_.storage;
+  auto server = xmpp::sasl::ScramServer::create(
+      std::move(options),
+      [&storage](std::string_view username, xmpp::sasl::ScramHash hash) {
+        xmpp::sasl::CredentialLookup lookup;
+        auto prepared = xmpp::prepare_localpart(username);
+        if (!prepared) return lookup;  // unknown_user
+        auto credentials = storage.accounts().credentials(*prepared, hash);
+        if (!credentials) {
+          lookup.status = xmpp::sasl::LookupStatus::unavailable;
+          return lookup;
+        }
+        if (*credentials) {
+          lookup.status = xmpp::sasl::LookupStatus::found;
+          lookup.credentials = **credentials;
+        }
+        return lookup;
+      });
+  if (!server) return sasl_failed(xmpp::sasl::Condition::temporary_auth_failure, server.error().message);
+  scram_.emplace(std::move(*server));
+  scram_mechanism_ = *mechanism_name;
+  if (decoded->empty()) {
+    // No initial response: an empty challenge asks for it (RFC 6120 6.4.2).
+    queue(fmt::format("<challenge xmlns='{}'/>", kSaslNamespace));
+    return xml::AfterEvent::continue_parsing;
+  }
+  auto challenge = scram_->receive_client_first(*decoded);
+  if (!challenge) return sasl_failed(challenge.error().condition, challenge.error().detail);
+  queue(fmt::format("<challenge xmlns='{}'>{}</challenge>", kSaslNamespace,
+                    xmpp::base64_encode(*challenge)));
+  return xml::AfterEvent::continue_parsing;
+}
+
+xml::AfterEvent C2sSession::handle_sasl_response(const xml::Element& response) {
+  if (!scram_) return sasl_failed(xmpp::sasl::Condition::malformed_request, "no exchange in progress");
+  const std::string text = response.text();
+  auto decoded = (text.empty() || text == "=")
+                     ? Result<std::string>(std::string())
+                     : xmpp::base64_decode_strict(text, xmpp::sasl::kMaxScramMessageOctets);
+  if (!decoded) return sasl_failed(xmpp::sasl::Condition::incorrect_encoding, decoded.error().message);
+  if (!scram_->username().empty() || scram_->succeeded()) {
+    auto final_message = scram_->receive_client_final(*decoded);
+    if (!final_message) return sasl_failed(final_message.error().condition, final_message.error().detail);
+    auto prepared = xmpp::prepare_localpart(scram_->username());
+    if (!prepared) return sasl_failed(xmpp::sasl::Condition::not_authorized, "bad username");
+    return sasl_succeeded(*prepared, *final_message);
+  }
+  // The client-first message arrives as a response to the empty challenge.
+  auto challenge = scram_->receive_client_first(*decoded);
+  if (!challenge) return sasl_failed(challenge.error().condition, challenge.error().detail);
+  queue(fmt::format("<challenge xmlns='{}'>{}</challenge>", kSaslNamespace,
+                    xmpp::base64_encode(*challenge)));
+  return xml::AfterEvent::continue_parsing;
+}
+
+xml::AfterEvent C2sSession::handle_plain(std::string_view message) {
+  // RFC 4616: [authzid] NUL authcid NUL passwd
+  auto first = message.find('\0');
+  auto second = first == std::string_view::npos ? first : message.find('\0', first + 1);
+  if (second == std::string_view::npos)
+    return sasl_failed(xmpp::sasl::Condition::malformed_request, "PLAIN message malformed");
+  std::string_view authzid = message.substr(0, first);
+  std::string_view authcid = message.substr(first + 1, second - first - 1);
+  std::string_view password = message.substr(second + 1);
+  auto prepared = xmpp::prepare_localpart(authcid);
+  if (!prepared) return sasl_failed(xmpp::sasl::Condition::not_authorized, "bad username");
+  if (!authzid.empty() && authzid != *prepared + "@" + services_.domain)
+    return sasl_failed(xmpp::sasl::Condition::invalid_authzid, "authzid is not the account");
+  auto stored = services_.storage.accounts().credentials(*prepared, xmpp::sasl::ScramHash::sha256);
+  if (!stored) return sasl_failed(xmpp::sasl::Condition::temporary_auth_failure, stored.error().message);
+  if (!*stored) return sasl_failed(xmpp::sasl::Condition::not_authorized, "unknown user");
+  auto derived = xmpp::sasl::derive_scram_credentials(password, (*stored)->salt,
+                                                      (*stored)->iterations,
+                                                      xmpp::sasl::ScramHash::sha256);
+  if (!derived || derived->stored_key.size() != (*stored)->stored_key.size() ||
+      CRYPTO_memcmp(derived->stored_key.data(), (*stored)->stored_key.data(),
+                    derived->stored_key.size()) != 0)
+    return sasl_failed(xmpp::sasl::Condition::not_authorized, "wrong password");
+  scram_mechanism_ = "PLAIN";
+  return sasl_succeeded(*prepared, {});
+}
+
+xml::AfterEvent C2sSession::sasl_succeeded(std::string_view username,
+                                           std::string_view server_final) {
+  if (scram_ && scram_->authzid() && *scram_->authzid() != std::string(username) + "@" + services_.domain)
+    return sasl_failed(xmpp::sasl::Condition::invalid_authzid, "authzid is not the account");
+  scram_.reset();
+  authenticated_ = true;
+  username_ = std::string(username);
+  ++services_.statistics.authentications;
+  services_.log->info("{}: {}@{} authenticated with {}", peer_address_, username_,
+                      services_.domain, scram_mechanism_);
+  if (server_final.empty())
+    queue(fmt::format("<success xmlns='{}'/>", kSaslNamespace));
+  else
+    queue(fmt::format("<success xmlns='{}'>{}</success>", kSaslNamespace,
+                      xmpp::base64_encode(server_final)));
+  pause_reason_ = PauseReason::sasl_success;
+  return xml::AfterEvent::pause;
+}
+
+xml::AfterEvent C2sSession::sasl_failed(xmpp::sasl::Condition condition, std::string_view detail) {
+  scram_.reset();
+  ++sasl_failures_;
+  ++services_.statistics.authentication_failures;
+  if (condition == xmpp::sasl::Condition::not_authorized)
+    services_.address_limits.record_auth_failure(peer_address_, Clock::now());
+  services_.log->info("{}: authentication failed: {} ({})", peer_address_,
+                      xmpp::sasl::to_string(condition), detail);
+  queue(sasl_failure(condition));
+  if (sasl_failures_ >= kMaxSaslFailuresPerStream) {
+    begin_close(xml::StreamErrorCondition::policy_violation, "too many failed authentications");
+    return xml::AfterEvent::pause;
+  }
+  return xml::AfterEvent::continue_parsing;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Binding and bound stanzas
+
+void C2sSession::handle_bind(const xml::Element& iq) {
+  const xml::Element* bind = iq.first_child(kBindNamespace, "bind");
+  std::string resource;
+  if (const xml::Element* requested = bind->first_child(kBindNamespace, "resource")) {
+    std::string text = requested->text();
+    if (!text.empty()) {
+      auto prepared = xmpp::prepare_resourcepart(text);
+      if (!prepared) {
+        queue(to_wire(make_error_reply(iq, services_.domain, ErrorType::modify, "bad-request",
+                                       prepared.error().message)));
+        return;
+      }
+      resource = *prepared;
+    }
+  }
+  if (resource.empty()) resource = "parley-" + random_id(8);
+  auto jid = xmpp::Jid::from_parts(username_, services_.domain, resource);
+  if (!jid) {
+    queue(to_wire(make_error_reply(iq, services_.domain, ErrorType::modify, "bad-request")));
+    return;
+  }
+  const auto& existing = services_.router.sessions_of(jid->bare_string());
+  const bool replaces = services_.router.find(*jid) != nullptr;
+  if (!replaces && existing.size() >= services_.limits.max_sessions_per_user) {
+    queue(to_wire(make_error_reply(iq, services_.domain, ErrorType::cancel, "resource-constraint",
+                                   "too many sessions for this account")));
+    return;
+  }
+  full_jid_ = *jid;
+  BoundSession* replaced = services_.router.add(*this);
+  in_router_ = true;
+  bound_ = true;
+  if (replaced != nullptr)
+    replaced->terminate(xml::StreamErrorCondition::conflict, "replaced by a new session");
+  xml::Element result(kClientNamespace, "iq");
+  result.set_attribute("type", "result");
+  if (const std::string* id = iq.attribute("id")) result.set_attribute("id", *id);
+  xml::Element& out = result.append_child(xml::Element(kBindNamespace, "bind"));
+  out.append_child(xml::Element(kBindNamespace, "jid")).append_text(full_jid_.to_string());
+  queue(to_wire(result));
+  poke_watchdog();  // the negotiation deadline no longer applies
+}
+
+void C2sSession::bound_stanza(xml::Element stanza) {
+  const StanzaKind kind = kind_of(stanza);
+  if (kind == StanzaKind::other) {
+    // Stream management, CSI and other non-stanza elements are not offered yet.
+    begin_close(xml::StreamErrorCondition::unsupported_stanza_type,
+                "only message, presence and iq are accepted");
+    return;
+  }
+  // RFC 6120 8.1.2.1: the server stamps 'from'; a client may only claim its own addresses.
+  if (const std::string* from = stanza.attribute("from")) {
+    auto claimed = xmpp::Jid::parse(*from);
+    if (!claimed || (*claimed != full_jid_ && *claimed != full_jid_.bare())) {
+      begin_close(xml::StreamErrorCondition::invalid_from, "'from' is not this session's address");
+      return;
+    }
+  }
+  stanza.set_attribute("from", full_jid_.to_string());
+
+  // Flood control: one token per stanza, refilled at stanzas_per_second up to stanza_burst.
+  refill_tokens();
+  tokens_ -= 1;
+
+  switch (kind) {
+    case StanzaKind::message: {
+      if (const std::string* to = stanza.attribute("to")) {
+        auto target = xmpp::Jid::parse(*to);
+        if (!target) {
+          queue(to_wire(make_error_reply(stanza, services_.domain, ErrorType::modify, "jid-malformed")));
+          return;
+        }
+        route_message(services_, *this, std::move(stanza), *target);
+      } else {
+        // RFC 6120 10.3.1: no 'to' means the account's own bare JID.
+        route_message(services_, *this, std::move(stanza), full_jid_.bare());
+      }
+      return;
+    }
+    case StanzaKind::presence: handle_presence(services_, *this, std::move(stanza)); return;
+    case StanzaKind::iq: handle_iq(services_, *this, stanza); return;
+    case StanzaKind::other: return;
+  }
+}
+
+void C2sSession::refill_tokens() {
+  const auto now = Clock::now();
+  const double elapsed = std::chrono::duration<double>(now - tokens_at_).count();
+  tokens_at_ = now;
+  tokens_ = std::min(static_cast<double>(services_.limits.stanza_burst),
+                     tokens_ + elapsed * static_cast<double>(services_.limits.stanzas_per_second));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Output
+
+void C2sSession::send_wire(std::string_view wire) {
+  if (closing_) return;
+  pending_plain_.append(wire);
+  if (!flush_posted_) {
+    flush_posted_ = true;
+    asio::post(socket_.get_executor(), [self = shared_from_this()] {
+      self->flush_posted_ = false;
+      self->encrypt_pending();
+    });
+  }
+}
+
+void C2sSession::queue(std::string_view plaintext) {
+  if (closing_) return;
+  pending_plain_.append(plaintext);
+}
+
+void C2sSession::encrypt_pending() {
+  if (socket_closed_ || pending_plain_.empty()) return;
+  if (tls_ && tls_established_) {
+    std::string_view rest = pending_plain_;
+    while (!rest.empty()) {
+      auto chunk = rest.substr(0, kEncryptChunk);
+      rest.remove_prefix(chunk.size());
+      auto written = tls_->write(std::span<const std::uint8_t>(
+          reinterpret_cast<const std::uint8_t*>(chunk.data()), chunk.size()));
+      if (!written) {
+        services_.log->info("{}: TLS write: {}", peer_address_, written.error().message);
+        pending_plain_.clear();
+        close_socket();
+        return;
+      }
+      while (std::size_t n = tls_->take_ciphertext(ciphertext_buffer))
+        out_.append(reinterpret_cast<const char*>(ciphertext_buffer.data()), n);
+    }
+  } else {
+    out_.append(pending_plain_);
+  }
+  pending_plain_.clear();
+  if (out_.size() + writing_.size() > services_.limits.max_outgoing_bytes) {
+    // A client that does not read its stanzas cannot make the server buffer without bound.
+    services_.log->warn("{}: {} bytes waiting for a client that does not read; disconnecting",
+                        peer_address_, out_.size() + writing_.size());
+    close_socket();
+    return;
+  }
+  wake_writer();
+}
+
+void C2sSession::wake_writer() { writer_wake_.cancel(); }
+
+// ---------------------------------------------------------------------------------------------
+// Ending
+
+void C2sSession::terminate(xml::StreamErrorCondition condition, std::string_view text) {
+  begin_close(condition, text);
+  encrypt_pending();
+}
+
+void C2sSession::leave_router() {
+  if (!in_router_) return;
+  in_router_ = false;
+  session_ended(services_, *this);  // unavailable to contacts, as if the client had sent it
+  services_.router.remove(*this);
+}
+
+void C2sSession::begin_close(std::optional<xml::StreamErrorCondition> error, std::string_view text) {
+  if (closing_ || socket_closed_) return;
+  leave_router();
+  // A stream error needs a stream: if the client's header never arrived, open ours first
+  // (RFC 6120 4.9.1.2).
+  if (tls_ && !tls_established_) {
+    // Mid-handshake there is no XMPP to speak; just go.
+  } else {
+    if (!header_sent_) send_stream_header();
+    std::string tail;
+    if (error) tail += xml::build_stream_error(*error, xml::StreamErrorText{.text = text, .lang = {}});
+    tail += "</stream:stream>";
+    queue(tail);
+    encrypt_pending();
+    if (tls_ && tls_established_ && tls_->close()) {
+      while (std::size_t n = tls_->take_ciphertext(ciphertext_buffer))
+        out_.append(reinterpret_cast<const char*>(ciphertext_buffer.data()), n);
+    }
+  }
+  closing_ = true;
+  close_deadline_ = Clock::now() + kCloseGrace;
+  wake_writer();
+  poke_watchdog();
+}
+
+void C2sSession::maybe_finish() {
+  if (reader_done_ && (writer_done_ || (closing_ && out_.empty() && writing_.empty()))) close_socket();
+}
+
+void C2sSession::close_socket() {
+  if (socket_closed_) return;
+  leave_router();
+  closing_ = true;
+  socket_closed_ = true;
+  boost::system::error_code ec;
+  socket_.close(ec);
+  writer_wake_.cancel();
+  watchdog_timer_.cancel();
+  throttle_timer_.cancel();
+  services_.address_limits.close(peer_address_);
+  if (on_finished_) {
+    auto finished = std::move(on_finished_);
+    finished(*this);
+  }
+}
+
+}  // namespace parley::server

@@ -1,0 +1,157 @@
+#pragma once
+// One client-to-server connection (RFC 6120): the stream, STARTTLS (required on the c2s port) or
+// direct TLS (XEP-0368), SASL (SCRAM-SHA-256-PLUS, SCRAM-SHA-1-PLUS, SCRAM-SHA-256, SCRAM-SHA-1,
+// and PLAIN only when configured), resource binding, and then the stanzas of a bound session,
+// handed to the IM handlers (delivery, presence, roster, iq).
+//
+// Three coroutines per connection on the server's io_context: the reader (waits until the socket
+// is readable, then reads into one buffer shared by all sessions of the thread, so an idle
+// connection holds no read buffer), the writer (sends what the session queued) and the watchdog
+// (negotiation, idle and slow-stanza deadlines). They share the session through shared_ptr and
+// never run at the same time (one thread).
+//
+// Output is batched: stanzas queued while other sessions' input is processed are encrypted
+// together in one TLS write once the current handler returns (fewer records, fewer syscalls).
+//
+// Bad input: every parser error becomes its stream error (xml/stream_parser.hpp) and the stream
+// is closed; stanzas before authentication -> <not-authorized/>; SASL before TLS ->
+// <encryption-required/>; plaintext pipelined behind <starttls/> -> closed (STARTTLS injection);
+// a 'from' that is not the session's JID -> <invalid-from/>; more than max_outgoing_bytes queued
+// for a client that does not read -> connection dropped; a stanza that takes longer than
+// stanza_timeout (slowloris) or a negotiation longer than negotiation_timeout ->
+// <connection-timeout/>.
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
+#include <functional>
+#include <span>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "server/router.hpp"
+#include "server/services.hpp"
+#include "tls/context.hpp"
+#include "tls/session.hpp"
+#include "xml/stream_parser.hpp"
+#include "xmpp/sasl_scram.hpp"
+
+namespace parley::server {
+
+class C2sSession final : public BoundSession,
+                         public xml::StreamEvents,
+                         public std::enable_shared_from_this<C2sSession> {
+ public:
+  using Clock = std::chrono::steady_clock;
+
+  // `peer_address` was already counted in services.address_limits; the session releases it.
+  C2sSession(ServerServices& services, std::shared_ptr<const tls::ServerContext> tls_context,
+             boost::asio::ip::tcp::socket socket, std::string peer_address, bool direct_tls);
+  ~C2sSession() override;
+
+  // Starts the coroutines. `on_finished` runs once, when the socket is closed.
+  void start(std::function<void(C2sSession&)> on_finished);
+
+  // BoundSession
+  void send_wire(std::string_view wire) override;
+  void terminate(xml::StreamErrorCondition condition, std::string_view text) override;
+
+  // The server is stopping: <system-shutdown/>, flush, close.
+  void shut_down() { terminate(xml::StreamErrorCondition::system_shutdown, "the server is stopping"); }
+  bool is_bound() const { return bound_; }
+
+ private:
+  enum class PauseReason { none, starttls, sasl_success, throttled };
+
+  boost::asio::awaitable<void> read_loop();
+  boost::asio::awaitable<void> write_loop();
+  boost::asio::awaitable<void> watchdog();
+
+  // Input processing (synchronous; runs between two awaits of the reader).
+  void on_ciphertext(std::span<const std::uint8_t> bytes);
+  void on_plaintext(std::string_view bytes);
+  void after_feed(xml::StreamResult<xml::FeedStatus> status);
+  void drain_tls_plaintext();
+  void refill_tokens();
+  void after_tls_handshake();
+
+  // xml::StreamEvents
+  xml::AfterEvent on_stream_open(const xml::StreamHeader& header) override;
+  xml::AfterEvent on_stanza(xml::Element stanza) override;
+  void on_stream_close() override;
+
+  // Negotiation steps.
+  xml::AfterEvent before_tls(const xml::Element& element);
+  xml::AfterEvent before_auth(const xml::Element& element);
+  xml::AfterEvent before_bind(const xml::Element& element);
+  void bound_stanza(xml::Element stanza);
+  xml::AfterEvent handle_auth(const xml::Element& auth);
+  xml::AfterEvent handle_sasl_response(const xml::Element& response);
+  xml::AfterEvent sasl_succeeded(std::string_view username, std::string_view server_final);
+  xml::AfterEvent sasl_failed(xmpp::sasl::Condition condition, std::string_view detail);
+  xml::AfterEvent handle_plain(std::string_view message);
+  void handle_bind(const xml::Element& iq);
+
+  void send_stream_header();
+  std::string features() const;
+
+  // Output.
+  void queue(std::string_view plaintext);
+  void encrypt_pending();
+  void wake_writer();
+
+  // Ending.
+  void begin_close(std::optional<xml::StreamErrorCondition> error, std::string_view text);
+  void leave_router();
+  void maybe_finish();
+  void close_socket();
+  void poke_watchdog();
+  Clock::time_point next_deadline() const;
+
+  ServerServices& services_;
+  std::shared_ptr<const tls::ServerContext> tls_context_;
+  boost::asio::ip::tcp::socket socket_;
+  boost::asio::steady_timer writer_wake_;
+  boost::asio::steady_timer watchdog_timer_;
+  boost::asio::steady_timer throttle_timer_;
+  std::string peer_address_;
+  std::string stream_id_;
+  std::function<void(C2sSession&)> on_finished_;
+
+  std::unique_ptr<tls::Session> tls_;
+  bool direct_tls_ = false;
+  bool tls_established_ = false;
+  xml::StreamParser parser_;
+  PauseReason pause_reason_ = PauseReason::none;
+  bool header_sent_ = false;
+
+  std::optional<xmpp::sasl::ScramServer> scram_;
+  std::string scram_mechanism_;
+  int sasl_failures_ = 0;
+  bool authenticated_ = false;
+  std::string username_;  // prepared localpart once authenticated
+  bool bound_ = false;
+  bool in_router_ = false;
+
+  std::string pending_plain_;  // queued stanzas, not yet encrypted
+  std::string out_;            // ciphertext (or plaintext before TLS) ready for the socket
+  std::string writing_;        // the buffer the writer is sending now
+  bool flush_posted_ = false;
+
+  // Flood control: a token bucket of stanzas.
+  double tokens_ = 0;
+  bool throttled_ = false;  // out of tokens: the parser is paused and the socket is not read
+  Clock::time_point tokens_at_;
+
+  Clock::time_point accepted_at_;
+  Clock::time_point last_activity_;
+  std::optional<Clock::time_point> stanza_started_;
+  bool closing_ = false;
+  Clock::time_point close_deadline_;
+  bool reader_done_ = false;
+  bool writer_done_ = false;
+  bool socket_closed_ = false;
+};
+
+}  // namespace parley::server

@@ -1,0 +1,153 @@
+#include "server/delivery.hpp"
+
+#include <chrono>
+#include <ctime>
+
+#include "server/stanza.hpp"
+#include "xml/stream_parser.hpp"
+
+namespace parley::server {
+namespace {
+
+constexpr std::string_view kDelayNamespace = "urn:xmpp:delay";
+
+std::int64_t unix_now() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string utc_stamp(std::int64_t unix_seconds) {
+  std::time_t t = static_cast<std::time_t>(unix_seconds);
+  std::tm tm{};
+  ::gmtime_r(&t, &tm);
+  char buffer[32];
+  std::strftime(buffer, sizeof buffer, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buffer;
+}
+
+bool has_content(const xml::Element& message) {
+  return message.first_child(kClientNamespace, "body") != nullptr ||
+         message.first_child(kClientNamespace, "subject") != nullptr;
+}
+
+bool account_exists(ServerServices& services, const xmpp::Jid& jid) {
+  if (!jid.has_localpart()) return false;
+  auto exists = services.storage.accounts().exists(jid.localpart());
+  if (!exists) {
+    services.log->error("account lookup for {}: {}", jid.bare_string(), exists.error().message);
+    return false;
+  }
+  return *exists;
+}
+
+bool store_offline(ServerServices& services, const xmpp::Jid& to, const xml::Element& stanza) {
+  auto stored = services.storage.offline().push(to.localpart(), to_wire(stanza), unix_now());
+  if (!stored) {
+    services.log->error("offline store for {}: {}", to.bare_string(), stored.error().message);
+    return false;
+  }
+  if (*stored) ++services.statistics.offline_stored;
+  return *stored;
+}
+
+void bounce(ServerServices& services, BoundSession& sender, const xml::Element& stanza,
+            ErrorType type, std::string_view condition, std::string_view text = {}) {
+  if (type_of(stanza) == "error") return;  // never answer an error with an error (8.3.1)
+  sender.send_wire(to_wire(make_error_reply(stanza, services.domain, type, condition, text)));
+}
+
+}  // namespace
+
+bool deliver_to_available_or_store(ServerServices& services, const xmpp::Jid& to,
+                                   const xml::Element& stanza) {
+  std::string wire;
+  bool delivered = false;
+  for (BoundSession* session : services.router.sessions_of(to.bare_string())) {
+    if (!session->available() || session->priority() < 0) continue;
+    if (wire.empty()) wire = to_wire(stanza);
+    session->send_wire(wire);
+    delivered = true;
+  }
+  return delivered || store_offline(services, to, stanza);
+}
+
+void route_message(ServerServices& services, BoundSession& sender, xml::Element message,
+                   const xmpp::Jid& to) {
+  ++services.statistics.stanzas_routed;
+  const std::string_view type = type_of(message);
+  if (to.domainpart() != services.domain)
+    return bounce(services, sender, message, ErrorType::cancel, "remote-server-not-found",
+                  "this server does not federate");
+  if (!to.has_localpart()) return;  // messages to the server itself: nothing to do (8.5.1)
+
+  const auto& sessions = services.router.sessions_of(to.bare_string());
+  if (to.is_full()) {
+    for (BoundSession* session : sessions) {
+      if (session->full_jid() == to) {
+        session->send_wire(to_wire(message));
+        return;
+      }
+    }
+    // 8.5.3.2: the resource is gone.
+    if (type == "groupchat" || type == "headline" || type == "error") {
+      if (type == "groupchat")
+        bounce(services, sender, message, ErrorType::cancel, "service-unavailable");
+      return;
+    }
+  }
+  if (type == "error") {
+    // Errors to a bare JID are dropped (8.5.2.1.1) unless a full JID asked for them.
+    return;
+  }
+  if (type == "groupchat")
+    return bounce(services, sender, message, ErrorType::cancel, "service-unavailable");
+
+  std::string wire;
+  bool delivered = false;
+  for (BoundSession* session : sessions) {
+    if (!session->available() || session->priority() < 0) continue;
+    if (wire.empty()) wire = to_wire(message);
+    session->send_wire(wire);
+    delivered = true;
+  }
+  if (delivered) return;
+  if (!account_exists(services, to))
+    return bounce(services, sender, message, ErrorType::cancel, "service-unavailable");
+  if (type == "headline" || !has_content(message)) return;  // nothing worth keeping
+  if (!store_offline(services, to, message))
+    bounce(services, sender, message, ErrorType::wait, "resource-constraint",
+           "the recipient's offline storage is full");
+}
+
+void deliver_offline_messages(ServerServices& services, BoundSession& session) {
+  const std::string owner = session.full_jid().localpart();
+  auto messages = services.storage.offline().peek(owner);
+  if (!messages) {
+    services.log->error("offline queue of {}: {}", owner, messages.error().message);
+    return;
+  }
+  if (messages->empty()) return;
+  for (const auto& stored : *messages) {
+    auto element = xml::parse_element(stored.stanza_xml, kClientNamespace);
+    if (!element) {
+      services.log->error("offline message {} of {} does not parse; skipped", stored.id, owner);
+      continue;
+    }
+    element->set_attribute("to", session.full_jid().to_string());
+    if (kind_of(*element) == StanzaKind::message) {
+      // XEP-0203: when it was stored, by whom.
+      xml::Element& delay = element->append_child(xml::Element(kDelayNamespace, "delay"));
+      delay.set_attribute("from", services.domain);
+      delay.set_attribute("stamp", utc_stamp(stored.stored_at_unix));
+      delay.append_text("Offline storage");
+    }
+    session.send_wire(to_wire(*element));
+  }
+  // Removed once handed to the connection. A crash between here and the client reading them
+  // loses them; stream management (XEP-0198) acknowledgements are what closes that gap.
+  if (auto removed = services.storage.offline().remove_up_to(owner, messages->back().id); !removed)
+    services.log->error("offline queue of {}: {}", owner, removed.error().message);
+}
+
+}  // namespace parley::server

@@ -1,0 +1,54 @@
+#include "store/storage.hpp"
+
+#include <string>
+
+#include "store/sqlite_storage.hpp"
+
+namespace parley::store {
+
+const char* to_string(Subscription subscription) {
+  switch (subscription) {
+    case Subscription::none:
+      return "none";
+    case Subscription::to:
+      return "to";
+    case Subscription::from:
+      return "from";
+    case Subscription::both:
+      return "both";
+  }
+  return "none";
+}
+
+std::optional<Subscription> parse_subscription(std::string_view text) {
+  for (const auto candidate :
+       {Subscription::none, Subscription::to, Subscription::from, Subscription::both}) {
+    if (text == to_string(candidate)) return candidate;
+  }
+  return std::nullopt;
+}
+
+Result<std::unique_ptr<Storage>> Storage::open(std::string_view url, StorageLimits limits) {
+  // Only the scheme is ever repeated back: a database URL can carry a password.
+  const auto colon = url.find(':');
+  const std::string_view scheme = colon == std::string_view::npos ? url : url.substr(0, colon);
+  if (scheme == "sqlite") {
+    auto options = parse_sqlite_url(url);
+    if (!options) return fail(std::move(options.error()));
+    options->limits = limits;
+    return open_sqlite_storage(*options);
+  }
+  if (scheme == "postgresql" || scheme == "postgres") {
+    return fail(
+        Error::invalid_argument("storage URL: the PostgreSQL backend is not built yet; use "
+                                "sqlite:///absolute/path/parley.db"));
+  }
+  if (colon == std::string_view::npos) {
+    return fail(Error::invalid_argument(
+        "storage URL: no scheme; expected sqlite:///absolute/path/parley.db or sqlite::memory:"));
+  }
+  return fail(Error::invalid_argument("storage URL: unknown scheme '" + std::string(scheme) +
+                                      "'; expected sqlite:///absolute/path/parley.db"));
+}
+
+}  // namespace parley::store
