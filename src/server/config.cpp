@@ -30,6 +30,7 @@ const std::map<std::string, std::set<std::string, std::less<>>, std::less<>>& kn
         "max_outgoing_bytes", "max_offline_messages", "max_roster_items"}},
       {"muc", {"domain", "max_rooms", "max_occupants_per_room", "history_messages",
                "allow_room_creation"}},
+      {"archive", {"enabled"}},
       {"log", {"level"}},
   };
   return keys;
@@ -143,7 +144,7 @@ Result<void> check_unknown_keys(const toml::table& root, const std::filesystem::
                            : std::string();
     if (known == known_keys().end() || !table_node.is_table())
       return fail(Error::invalid_argument(fmt::format(
-          "{}{}: unknown setting [{}] (known tables: server, tls, c2s, storage, limits, muc, log)",
+          "{}{}: unknown setting [{}] (known tables: server, tls, c2s, storage, limits, archive, muc, log)",
           file.string(), line, table_name.str())));
     for (const auto& [key, node] : *table_node.as_table()) {
       if (!known->second.contains(key.str())) {
@@ -278,6 +279,9 @@ Result<ServerConfig> load_config(const std::filesystem::path& file) {
   };
   for (auto& check : checks)
     if (!check) return fail(check.error());
+
+  if (auto r = reader.boolean("archive", "enabled", config.archive_enabled); !r)
+    return fail(r.error());
 
   auto muc_domain = reader.string("muc", "domain");
   if (!muc_domain) return fail(muc_domain.error());

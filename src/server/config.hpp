@@ -11,6 +11,7 @@
 //             insecure_allow_plain = false            (SASL PLAIN, over TLS only)
 //   [storage] url = "sqlite:///var/lib/parley/parley.db"
 //   [limits]  see ServerLimits
+//   [archive] enabled = true                         (XEP-0313 message archive)
 //   [muc]     domain = "conference.example.test"   (optional: XEP-0045 group chat)
 //   [log]     level = "info"
 //
@@ -89,6 +90,8 @@ struct ServerConfig {
   std::string storage_url;
   ServerLimits limits;
   MucConfig muc;
+  // One-to-one messages are archived for both parties (XEP-0313).
+  bool archive_enabled = true;
   std::string log_level = "info";
 };
 

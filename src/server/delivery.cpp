@@ -3,6 +3,7 @@
 #include <chrono>
 #include <ctime>
 
+#include "server/message_archive.hpp"
 #include "server/stanza.hpp"
 #include "xml/stream_parser.hpp"
 
@@ -72,6 +73,48 @@ bool deliver_to_available_or_store(ServerServices& services, const xmpp::Jid& to
   return delivered || store_offline(services, to, stanza);
 }
 
+namespace {
+
+constexpr std::string_view kCarbonsNamespace = "urn:xmpp:carbons:2";
+constexpr std::string_view kForwardNamespace = "urn:xmpp:forward:0";
+constexpr std::string_view kStanzaIdNamespace = "urn:xmpp:sid:0";
+constexpr std::string_view kHintsNamespace = "urn:xmpp:hints";
+
+// XEP-0280 6: chat messages with content are copied; private and no-copy ones are not.
+bool carbon_eligible(const xml::Element& message) {
+  if (type_of(message) != "chat") return false;
+  if (message.first_child(kCarbonsNamespace, "private") != nullptr ||
+      message.first_child(kHintsNamespace, "no-copy") != nullptr)
+    return false;
+  return message.first_child(kClientNamespace, "body") != nullptr;
+}
+
+// <message from=bare to=full><sent|received><forwarded>original</forwarded></...></message>
+std::string carbon_copy(const xml::Element& message, std::string_view direction,
+                        const std::string& account_bare, const xmpp::Jid& to) {
+  xml::Element wrapper(kClientNamespace, "message");
+  wrapper.set_attribute("from", account_bare);
+  wrapper.set_attribute("to", to.to_string());
+  wrapper.set_attribute("type", "chat");
+  xml::Element& carbon = wrapper.append_child(xml::Element(kCarbonsNamespace, direction));
+  carbon.append_child(xml::Element(kForwardNamespace, "forwarded")).append_child(message);
+  return to_wire(wrapper);
+}
+
+// A stanza-id claimed by the sender for the recipient's archive is a forgery (XEP-0359 3.1).
+void strip_stanza_ids(xml::Element& message, std::string_view by) {
+  auto& children = message.mutable_children();
+  std::erase_if(children, [&](const xml::Element::Child& child) {
+    if (!child.is_element()) return false;
+    const auto& element = child.element();
+    const std::string* claimed = element.attribute("by");
+    return element.name().namespace_uri == kStanzaIdNamespace &&
+           element.name().local_name == "stanza-id" && claimed != nullptr && *claimed == by;
+  });
+}
+
+}  // namespace
+
 void route_message(ServerServices& services, BoundSession& sender, xml::Element message,
                    const xmpp::Jid& to) {
   ++services.statistics.stanzas_routed;
@@ -82,38 +125,63 @@ void route_message(ServerServices& services, BoundSession& sender, xml::Element 
   if (!to.has_localpart()) return;  // messages to the server itself: nothing to do (8.5.1)
 
   const auto& sessions = services.router.sessions_of(to.bare_string());
+  BoundSession* exact = nullptr;
   if (to.is_full()) {
-    for (BoundSession* session : sessions) {
-      if (session->full_jid() == to) {
-        session->send_wire(to_wire(message));
-        return;
-      }
-    }
+    for (BoundSession* session : sessions)
+      if (session->full_jid() == to) exact = session;
     // 8.5.3.2: the resource is gone.
-    if (type == "groupchat" || type == "headline" || type == "error") {
+    if (exact == nullptr && (type == "groupchat" || type == "headline" || type == "error")) {
       if (type == "groupchat")
         bounce(services, sender, message, ErrorType::cancel, "service-unavailable");
       return;
     }
   }
-  if (type == "error") {
-    // Errors to a bare JID are dropped (8.5.2.1.1) unless a full JID asked for them.
-    return;
+  if (exact == nullptr) {
+    // Errors to a bare JID are dropped (8.5.2.1.1); groupchat needs a room, not an account.
+    if (type == "error") return;
+    if (type == "groupchat")
+      return bounce(services, sender, message, ErrorType::cancel, "service-unavailable");
   }
-  if (type == "groupchat")
+  std::vector<BoundSession*> recipients;
+  if (exact != nullptr) {
+    recipients.push_back(exact);
+  } else {
+    for (BoundSession* session : sessions)
+      if (session->available() && session->priority() >= 0) recipients.push_back(session);
+  }
+  if (sessions.empty() && !account_exists(services, to))
     return bounce(services, sender, message, ErrorType::cancel, "service-unavailable");
 
-  std::string wire;
-  bool delivered = false;
-  for (BoundSession* session : sessions) {
-    if (!session->available() || session->priority() < 0) continue;
-    if (wire.empty()) wire = to_wire(message);
-    session->send_wire(wire);
-    delivered = true;
+  const std::string to_bare = to.bare_string();
+  const std::string from_bare = sender.full_jid().bare_string();
+  strip_stanza_ids(message, to_bare);
+  if (services.config.archive_enabled && is_archivable(message)) {
+    archive_message(services, sender.full_jid().localpart(), to_bare, message);
+    if (auto id = archive_message(services, to.localpart(), from_bare, message)) {
+      xml::Element& stanza_id = message.append_child(xml::Element(kStanzaIdNamespace, "stanza-id"));
+      stanza_id.set_attribute("by", to_bare);
+      stanza_id.set_attribute("id", *id);
+    }
   }
-  if (delivered) return;
-  if (!account_exists(services, to))
-    return bounce(services, sender, message, ErrorType::cancel, "service-unavailable");
+
+  const bool carbons = carbon_eligible(message);
+  if (carbons) {
+    // The sender's other resources see what it sent (XEP-0280 7).
+    for (BoundSession* own : services.router.sessions_of(from_bare))
+      if (own != &sender && own->carbons_enabled())
+        own->send_wire(carbon_copy(message, "sent", from_bare, own->full_jid()));
+  }
+  if (!recipients.empty()) {
+    const std::string wire = to_wire(message);
+    for (BoundSession* session : recipients) session->send_wire(wire);
+    if (carbons && exact != nullptr) {
+      // Addressed to one resource: the recipient's other resources get a copy (XEP-0280 6).
+      for (BoundSession* other : sessions)
+        if (other != exact && other->carbons_enabled() && other->available())
+          other->send_wire(carbon_copy(message, "received", to_bare, other->full_jid()));
+    }
+    return;
+  }
   if (type == "headline" || !has_content(message)) return;  // nothing worth keeping
   if (!store_offline(services, to, message))
     bounce(services, sender, message, ErrorType::wait, "resource-constraint",

@@ -1,5 +1,6 @@
 #include "server/iq_handling.hpp"
 
+#include "server/message_archive.hpp"
 #include "server/roster_handling.hpp"
 #include "server/stanza.hpp"
 
@@ -13,7 +14,7 @@ constexpr std::string_view kServerVersion = "0.1.0";
 const std::vector<std::string_view>& server_features() {
   static const std::vector<std::string_view> features = {
       kDiscoInfoNamespace, kDiscoItemsNamespace, kPingNamespace, kVersionNamespace,
-      kRosterNamespace,    "urn:xmpp:features:rosterver", "msgoffline",
+      kRosterNamespace,    "urn:xmpp:features:rosterver", "msgoffline", kCarbonsNamespace,
   };
   return features;
 }
@@ -83,6 +84,8 @@ void account_iq(ServerServices& services, BoundSession& session, const xml::Elem
     return reply(session, result_for(iq, own));
   }
   if (is_get && ns == kPingNamespace) return reply(session, result_for(iq, own));
+  if (ns == kMamNamespace && query.name().local_name == "query" && services.config.archive_enabled)
+    return handle_archive_query(services, session, iq, query);
   if (is_get && ns == kDiscoInfoNamespace && query.name().local_name == "query") {
     // XEP-0030 / RFC 6121: an account is a "registered" account identity.
     xml::Element result = result_for(iq, own);
@@ -90,6 +93,8 @@ void account_iq(ServerServices& services, BoundSession& session, const xml::Elem
     xml::Element& identity = out.append_child(xml::Element(kDiscoInfoNamespace, "identity"));
     identity.set_attribute("category", "account");
     identity.set_attribute("type", "registered");
+    if (services.config.archive_enabled)
+      out.append_child(xml::Element(kDiscoInfoNamespace, "feature")).set_attribute("var", kMamNamespace);
     return reply(session, result);
   }
   if (is_get && ns == kDiscoItemsNamespace && query.name().local_name == "query") {

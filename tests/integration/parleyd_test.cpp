@@ -578,6 +578,86 @@ TEST_F(ParleydTest, FloodIsSlowedDownNotLost) {
   EXPECT_GE(Clock::now() - started, 1500ms) << "200 stanzas at 100/s with a burst of 20 take >1.8 s";
 }
 
+TEST_F(ParleydTest, CarbonsCopySentMessagesToOtherResources) {
+  auto phone = bound_client("alice", "phone");
+  auto laptop = bound_client("alice", "laptop");
+  auto bob = bound_client("bob", "b");
+  ASSERT_TRUE(phone && laptop && bob);
+  auto mark = laptop->mark();
+  laptop->send("<iq type='set' id='c1'><enable xmlns='urn:xmpp:carbons:2'/></iq>");
+  ASSERT_TRUE(laptop->read_until("id='c1'", 3s, mark));
+  for (auto* client : {phone.get(), laptop.get(), bob.get()}) client->send("<presence/>");
+  std::this_thread::sleep_for(100ms);
+  phone->send("<message to='bob@example.test' type='chat'><body>sent from the phone</body></message>");
+  ASSERT_TRUE(bob->read_until("sent from the phone"));
+  EXPECT_TRUE(laptop->read_until("<sent xmlns='urn:xmpp:carbons:2'>")) << laptop->received();
+  EXPECT_NE(laptop->received().find("sent from the phone"), std::string::npos);
+  // A private message is not copied.
+  mark = laptop->mark();
+  phone->send("<message to='bob@example.test' type='chat'><body>just here</body>"
+              "<private xmlns='urn:xmpp:carbons:2'/></message>");
+  ASSERT_TRUE(bob->read_until("just here"));
+  EXPECT_FALSE(laptop->read_until("just here", 500ms, mark));
+}
+
+TEST_F(ParleydTest, ArchiveQueryPagesThroughTheConversation) {
+  auto alice = bound_client("alice", "a");
+  auto bob = bound_client("bob", "b");
+  ASSERT_TRUE(alice && bob);
+  bob->send("<presence/>");
+  std::this_thread::sleep_for(100ms);
+  for (int i = 1; i <= 3; ++i)
+    alice->send("<message to='bob@example.test' type='chat'><body>archived " + std::to_string(i) +
+                "</body></message>");
+  ASSERT_TRUE(bob->read_until("archived 3"));
+  EXPECT_NE(bob->received().find("<stanza-id xmlns='urn:xmpp:sid:0' by='bob@example.test'"),
+            std::string::npos)
+      << "the recipient learns the archive id";
+  auto mark = alice->mark();
+  alice->send("<iq type='set' id='q1'><query xmlns='urn:xmpp:mam:2' queryid='page1'>"
+              "<x xmlns='jabber:x:data' type='submit'><field var='FORM_TYPE' type='hidden'>"
+              "<value>urn:xmpp:mam:2</value></field><field var='with'><value>bob@example.test</value>"
+              "</field></x><set xmlns='http://jabber.org/protocol/rsm'><max>2</max></set></query></iq>");
+  ASSERT_TRUE(alice->read_until("</fin>", 5s, mark)) << alice->received();
+  const std::string first_page = alice->received().substr(mark);
+  EXPECT_NE(first_page.find("archived 1"), std::string::npos) << first_page;
+  EXPECT_NE(first_page.find("archived 2"), std::string::npos) << first_page;
+  EXPECT_EQ(first_page.find("archived 3"), std::string::npos) << first_page;
+  EXPECT_EQ(first_page.find("complete='true'"), std::string::npos) << first_page;
+  EXPECT_NE(first_page.find("<count>3</count>"), std::string::npos) << first_page;
+  const std::string last = between(first_page, "<last", "</last>");
+  ASSERT_FALSE(last.empty()) << first_page;
+  mark = alice->mark();
+  alice->send("<iq type='set' id='q2'><query xmlns='urn:xmpp:mam:2' queryid='page2'>"
+              "<set xmlns='http://jabber.org/protocol/rsm'><max>2</max><after>" + last +
+              "</after></set></query></iq>");
+  ASSERT_TRUE(alice->read_until("</fin>", 5s, mark)) << alice->received();
+  const std::string second_page = alice->received().substr(mark);
+  EXPECT_NE(second_page.find("archived 3"), std::string::npos) << second_page;
+  EXPECT_NE(second_page.find("complete='true'"), std::string::npos) << second_page;
+}
+
+TEST_F(ParleydTest, DataSurvivesARestart) {
+  {
+    auto alice = bound_client("alice", "a");
+    ASSERT_TRUE(alice);
+    alice->send("<message to='bob@example.test' type='chat'><body>before the restart</body></message>");
+    alice->send("<iq type='get' id='p1'><ping xmlns='urn:xmpp:ping'/></iq>");
+    ASSERT_TRUE(alice->read_until("id='p1'"));
+  }
+  // kill -9: nothing the server acknowledged may be lost (SQLite WAL).
+  server_->signal(SIGKILL);
+  server_->wait_for_exit(5s);
+  auto restarted = PeerProcess::start({PARLEYD_BINARY, "--config", server_->config_file()},
+                                      server_->directory().string() + "/restart.log");
+  ASSERT_TRUE(restarted) << restarted.error().message;
+  ASSERT_TRUE((*restarted)->wait_until_listening(kC2sPort, 10s));
+  auto bob = bound_client("bob", "b");
+  ASSERT_TRUE(bob);
+  bob->send("<presence/>");
+  EXPECT_TRUE(bob->read_until("before the restart")) << bob->received();
+}
+
 TEST_F(ParleydTest, SigtermSendsSystemShutdownAndExitsZero) {
   auto client = RawClient::connect(kC2sPort);
   ASSERT_TRUE(client);
