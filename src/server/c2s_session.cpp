@@ -3,6 +3,7 @@
 #include <openssl/crypto.h>
 
 #include <array>
+#include <charconv>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -31,6 +32,7 @@ constexpr std::string_view kTlsNamespace = "urn:ietf:params:xml:ns:xmpp-tls";
 constexpr std::string_view kSaslNamespace = "urn:ietf:params:xml:ns:xmpp-sasl";
 constexpr std::string_view kBindNamespace = "urn:ietf:params:xml:ns:xmpp-bind";
 constexpr std::string_view kChannelBindingNamespace = "urn:xmpp:sasl-cb:0";
+constexpr std::string_view kSmNamespace = "urn:xmpp:sm:3";
 
 // RFC 6120 6.4.5: the server should allow a configurable number of retries (2 to 5).
 constexpr int kMaxSaslFailuresPerStream = 3;
@@ -67,6 +69,7 @@ C2sSession::C2sSession(ServerServices& services,
       writer_wake_(socket_.get_executor()),
       watchdog_timer_(socket_.get_executor()),
       throttle_timer_(socket_.get_executor()),
+      resume_timer_(socket_.get_executor()),
       peer_address_(std::move(peer_address)),
       direct_tls_(direct_tls),
       parser_(*this, xml::StreamParserOptions{
@@ -120,6 +123,7 @@ asio::awaitable<void> C2sSession::read_loop() {
       }
       last_activity_ = Clock::now();
       if (closing_) continue;  // draining until the peer closes
+      services_.open_write_group(socket_.get_executor());
       on_ciphertext(std::span<const std::uint8_t>(read_buffer.data(), n));
     }
     encrypt_pending();
@@ -134,13 +138,14 @@ asio::awaitable<void> C2sSession::read_loop() {
       if (closing_ || socket_closed_) break;
       refill_tokens();
       throttled_ = false;
+      services_.open_write_group(socket_.get_executor());
       after_feed(parser_.resume());
       drain_tls_plaintext();
       encrypt_pending();
     }
   }
   reader_done_ = true;
-  if (!closing_) begin_close(std::nullopt, {});
+  if (!closing_) connection_lost();
   maybe_finish();
 }
 
@@ -158,6 +163,7 @@ asio::awaitable<void> C2sSession::write_loop() {
                                                     asio::as_tuple(asio::use_awaitable));
     writing_.clear();
     if (ec) {
+      connection_lost();
       close_socket();
       co_return;
     }
@@ -374,8 +380,8 @@ std::string C2sSession::features() const {
   } else {
     out += fmt::format(
         "<bind xmlns='{}'/><session xmlns='urn:ietf:params:xml:ns:xmpp-session'><optional/>"
-        "</session><ver xmlns='urn:xmpp:features:rosterver'/>",
-        kBindNamespace);
+        "</session><ver xmlns='urn:xmpp:features:rosterver'/><sm xmlns='{}'/>",
+        kBindNamespace, kSmNamespace);
   }
   out += "</stream:features>";
   return out;
@@ -443,6 +449,10 @@ xml::AfterEvent C2sSession::before_auth(const xml::Element& element) {
 }
 
 xml::AfterEvent C2sSession::before_bind(const xml::Element& element) {
+  if (is(element, kSmNamespace, "resume")) {
+    handle_resume(element);
+    return xml::AfterEvent::continue_parsing;
+  }
   if (kind_of(element) == StanzaKind::iq && type_of(element) == "set" &&
       element.first_child(kBindNamespace, "bind") != nullptr) {
     handle_bind(element);
@@ -658,11 +668,13 @@ void C2sSession::handle_bind(const xml::Element& iq) {
 void C2sSession::bound_stanza(xml::Element stanza) {
   const StanzaKind kind = kind_of(stanza);
   if (kind == StanzaKind::other) {
-    // Stream management, CSI and other non-stanza elements are not offered yet.
+    if (handle_stream_management(stanza)) return;
+    // CSI and other non-stanza elements are not offered.
     begin_close(xml::StreamErrorCondition::unsupported_stanza_type,
-                "only message, presence and iq are accepted");
+                "only message, presence, iq and stream management are accepted");
     return;
   }
+  if (sm_enabled_) ++handled_in_;
   // RFC 6120 8.1.2.1: the server stamps 'from'; a client may only claim its own addresses.
   if (const std::string* from = stanza.attribute("from")) {
     auto claimed = xmpp::Jid::parse(*from);
@@ -707,9 +719,188 @@ void C2sSession::refill_tokens() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Stream management (XEP-0198)
+
+bool C2sSession::handle_stream_management(const xml::Element& element) {
+  if (element.name().namespace_uri != kSmNamespace) return false;
+  const auto& name = element.name().local_name;
+  if (name == "enable") {
+    if (sm_enabled_) {
+      queue(fmt::format("<failed xmlns='{}'><unexpected-request "
+                        "xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></failed>",
+                        kSmNamespace));
+      return true;
+    }
+    sm_enabled_ = true;
+    handled_in_ = 0;
+    sent_count_ = 0;
+    const std::string* resume = element.attribute("resume");
+    sm_resumable_ = resume != nullptr && (*resume == "true" || *resume == "1");
+    if (sm_resumable_) {
+      sm_id_ = random_id(18);
+      queue(fmt::format("<enabled xmlns='{}' id='{}' resume='true' max='{}'/>", kSmNamespace,
+                        sm_id_, services_.limits.resumption_timeout.count()));
+    } else {
+      queue(fmt::format("<enabled xmlns='{}'/>", kSmNamespace));
+    }
+    return true;
+  }
+  if (!sm_enabled_) {
+    queue(fmt::format("<failed xmlns='{}'><unexpected-request "
+                      "xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></failed>",
+                      kSmNamespace));
+    return true;
+  }
+  if (name == "r") {
+    queue(fmt::format("<a xmlns='{}' h='{}'/>", kSmNamespace, handled_in_));
+    return true;
+  }
+  if (name == "a") {
+    const std::string* h = element.attribute("h");
+    std::uint32_t value = 0;
+    if (h == nullptr || std::from_chars(h->data(), h->data() + h->size(), value).ec != std::errc() ||
+        !acknowledge(value)) {
+      begin_close(xml::StreamErrorCondition::undefined_condition,
+                  "the acknowledged count is not one this server sent");
+      return true;
+    }
+    ack_requested_ = false;
+    return true;
+  }
+  return false;
+}
+
+bool C2sSession::acknowledge(std::uint32_t client_handled) {
+  // Counts wrap at 2^32 (XEP-0198 4); the difference is what the client newly acknowledges.
+  const std::uint32_t acknowledged_before = sent_count_ - static_cast<std::uint32_t>(unacked_.size());
+  const std::uint32_t newly = client_handled - acknowledged_before;
+  if (newly > unacked_.size()) return false;
+  unacked_.erase(unacked_.begin(), unacked_.begin() + newly);
+  return true;
+}
+
+void C2sSession::handle_resume(const xml::Element& resume) {
+  const std::string* previd = resume.attribute("previd");
+  const std::string* h = resume.attribute("h");
+  std::uint32_t client_handled = 0;
+  auto not_found = [&] {
+    queue(fmt::format("<failed xmlns='{}'><item-not-found "
+                      "xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></failed>",
+                      kSmNamespace));
+  };
+  if (previd == nullptr || h == nullptr ||
+      std::from_chars(h->data(), h->data() + h->size(), client_handled).ec != std::errc())
+    return not_found();
+  auto found = services_.detached_sessions.find(*previd);
+  if (found == services_.detached_sessions.end() || found->second->username_ != username_)
+    return not_found();  // never reveal another account's session
+  std::shared_ptr<C2sSession> old = found->second;
+  services_.detached_sessions.erase(found);
+  if (!old->acknowledge(client_handled)) {
+    old->expire_detached();
+    return not_found();
+  }
+  resume_from(*old, client_handled);
+}
+
+void C2sSession::resume_from(C2sSession& old, std::uint32_t client_handled) {
+  old.resume_timer_.cancel();
+  old.detached_ = false;
+  full_jid_ = old.full_jid_;
+  std::optional<xml::Element> presence;
+  if (old.last_presence() != nullptr) presence = *old.last_presence();
+  set_presence(std::move(presence), old.priority());
+  if (old.interested_in_roster()) set_interested_in_roster();
+  set_carbons(old.carbons_enabled());
+  directed_presence_to() = old.directed_presence_to();
+  // The new connection takes the old one's place without any presence change.
+  services_.router.remove(old);
+  old.in_router_ = false;
+  services_.router.add(*this);
+  in_router_ = true;
+  bound_ = true;
+  sm_enabled_ = true;
+  sm_resumable_ = true;
+  sm_id_ = old.sm_id_;
+  handled_in_ = old.handled_in_;
+  sent_count_ = old.sent_count_ - static_cast<std::uint32_t>(old.unacked_.size());
+  std::deque<std::string> retransmit = std::move(old.unacked_);
+  old.unacked_.clear();
+  services_.log->info("{}: {} resumed its session ({} stanzas to resend)", peer_address_,
+                      full_jid_.to_string(), retransmit.size());
+  queue(fmt::format("<resumed xmlns='{}' previd='{}' h='{}'/>", kSmNamespace, sm_id_, handled_in_));
+  (void)client_handled;
+  for (const auto& wire : retransmit) send_wire(wire);
+  poke_watchdog();
+}
+
+void C2sSession::connection_lost() {
+  if (sm_resumable_ && in_router_ && !closing_) {
+    detach();
+    return;
+  }
+  if (!closing_) begin_close(std::nullopt, {});
+}
+
+void C2sSession::detach() {
+  detached_ = true;
+  closing_ = true;
+  pending_plain_.clear();
+  services_.detached_sessions[sm_id_] = shared_from_this();
+  services_.log->info("{}: {} lost its connection; resumable for {} s", peer_address_,
+                      full_jid_.to_string(), services_.limits.resumption_timeout.count());
+  resume_timer_.expires_after(services_.limits.resumption_timeout);
+  resume_timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
+    if (!ec) self->expire_detached();
+  });
+  close_socket();
+}
+
+void C2sSession::expire_detached() {
+  if (!detached_) return;
+  detached_ = false;
+  resume_timer_.cancel();
+  auto self = shared_from_this();  // the map may hold the last reference
+  services_.detached_sessions.erase(sm_id_);
+  leave_router();
+}
+
+void C2sSession::spill_unacknowledged() {
+  // XEP-0198 4: stanzas the client never acknowledged are not lost: messages go to the offline
+  // store (or the account's other resources), the rest is dropped.
+  std::deque<std::string> pending = std::move(unacked_);
+  unacked_.clear();
+  for (const auto& wire : pending) {
+    auto element = xml::parse_element(wire, kClientNamespace);
+    if (!element || kind_of(*element) != StanzaKind::message) continue;
+    const std::string_view type = type_of(*element);
+    if (type == "error" || type == "groupchat" || type == "headline") continue;
+    if (element->first_child(kClientNamespace, "body") == nullptr) continue;
+    element->set_attribute("to", full_jid_.bare_string());
+    deliver_to_available_or_store(services_, full_jid_.bare(), *element);
+  }
+}
+
+void C2sSession::shut_down() {
+  if (detached_) return expire_detached();
+  terminate(xml::StreamErrorCondition::system_shutdown, "the server is stopping");
+}
+
+// ---------------------------------------------------------------------------------------------
 // Output
 
 void C2sSession::send_wire(std::string_view wire) {
+  if (sm_enabled_) {
+    unacked_.emplace_back(wire);
+    ++sent_count_;
+    if (unacked_.size() > services_.limits.max_unacknowledged_stanzas) {
+      if (detached_) return expire_detached();
+      if (!closing_)
+        terminate(xml::StreamErrorCondition::policy_violation,
+                  "too many unacknowledged stanzas");
+      return;
+    }
+  }
   if (closing_) return;
   pending_plain_.append(wire);
   if (!flush_posted_) {
@@ -728,6 +919,11 @@ void C2sSession::queue(std::string_view plaintext) {
 
 void C2sSession::encrypt_pending() {
   if (socket_closed_ || pending_plain_.empty()) return;
+  if (sm_enabled_ && !ack_requested_ && !unacked_.empty() && !closing_) {
+    // One ack request per batch of stanzas, so the unacknowledged queue stays short.
+    pending_plain_.append("<r xmlns='urn:xmpp:sm:3'/>");
+    ack_requested_ = true;
+  }
   if (tls_ && tls_established_) {
     std::string_view rest = pending_plain_;
     while (!rest.empty()) {
@@ -769,10 +965,11 @@ void C2sSession::terminate(xml::StreamErrorCondition condition, std::string_view
 }
 
 void C2sSession::leave_router() {
-  if (!in_router_) return;
+  if (!in_router_ || detached_) return;
   in_router_ = false;
   session_ended(services_, *this);  // unavailable to contacts, as if the client had sent it
   services_.router.remove(*this);
+  spill_unacknowledged();
 }
 
 void C2sSession::begin_close(std::optional<xml::StreamErrorCondition> error, std::string_view text) {

@@ -24,6 +24,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
+#include <deque>
 #include <functional>
 #include <span>
 #include <memory>
@@ -57,8 +58,11 @@ class C2sSession final : public BoundSession,
   void send_wire(std::string_view wire) override;
   void terminate(xml::StreamErrorCondition condition, std::string_view text) override;
 
-  // The server is stopping: <system-shutdown/>, flush, close.
-  void shut_down() { terminate(xml::StreamErrorCondition::system_shutdown, "the server is stopping"); }
+  // The server is stopping: <system-shutdown/>, flush, close; a detached session is ended now.
+  void shut_down();
+  // A detached session's resumption window closed (or the server stops): it goes unavailable
+  // and its unacknowledged messages go to the offline store.
+  void expire_detached();
   bool is_bound() const { return bound_; }
 
  private:
@@ -93,6 +97,15 @@ class C2sSession final : public BoundSession,
   xml::AfterEvent handle_plain(std::string_view message);
   void handle_bind(const xml::Element& iq);
 
+  // Stream management (XEP-0198).
+  bool handle_stream_management(const xml::Element& element);
+  void handle_resume(const xml::Element& resume);
+  void resume_from(C2sSession& old, std::uint32_t client_handled);
+  bool acknowledge(std::uint32_t client_handled);
+  void connection_lost();
+  void detach();
+  void spill_unacknowledged();
+
   void send_stream_header();
   std::string features() const;
 
@@ -115,6 +128,7 @@ class C2sSession final : public BoundSession,
   boost::asio::steady_timer writer_wake_;
   boost::asio::steady_timer watchdog_timer_;
   boost::asio::steady_timer throttle_timer_;
+  boost::asio::steady_timer resume_timer_;  // a detached session's resumption window
   std::string peer_address_;
   std::string stream_id_;
   std::function<void(C2sSession&)> on_finished_;
@@ -143,6 +157,16 @@ class C2sSession final : public BoundSession,
   double tokens_ = 0;
   bool throttled_ = false;  // out of tokens: the parser is paused and the socket is not read
   Clock::time_point tokens_at_;
+
+  // Stream management (XEP-0198).
+  bool sm_enabled_ = false;
+  bool sm_resumable_ = false;
+  bool detached_ = false;
+  bool ack_requested_ = false;
+  std::string sm_id_;
+  std::uint32_t handled_in_ = 0;   // stanzas received and handled ('h' we report)
+  std::uint32_t sent_count_ = 0;   // stanzas sent since enable (acknowledged + unacked)
+  std::deque<std::string> unacked_;
 
   Clock::time_point accepted_at_;
   Clock::time_point last_activity_;

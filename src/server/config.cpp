@@ -27,7 +27,8 @@ const std::map<std::string, std::set<std::string, std::less<>>, std::less<>>& kn
        {"max_stanza_bytes", "max_connections_per_ip", "max_connections", "max_sessions_per_user",
         "auth_failures_per_minute", "stanzas_per_second", "stanza_burst",
         "negotiation_timeout_seconds", "idle_timeout_seconds", "stanza_timeout_seconds",
-        "max_outgoing_bytes", "max_offline_messages", "max_roster_items"}},
+        "max_outgoing_bytes", "max_offline_messages", "max_roster_items",
+        "resumption_timeout_seconds", "max_unacknowledged_stanzas"}},
       {"muc", {"domain", "max_rooms", "max_occupants_per_room", "history_messages",
                "allow_room_creation"}},
       {"archive", {"enabled"}},
@@ -276,6 +277,9 @@ Result<ServerConfig> load_config(const std::filesystem::path& file) {
       reader.count("limits", "max_outgoing_bytes", limits.max_outgoing_bytes, big),
       reader.count("limits", "max_offline_messages", limits.max_offline_messages, 1'000'000),
       reader.count("limits", "max_roster_items", limits.max_roster_items, 1'000'000),
+      reader.seconds("limits", "resumption_timeout_seconds", limits.resumption_timeout, 86400),
+      reader.count("limits", "max_unacknowledged_stanzas", limits.max_unacknowledged_stanzas,
+                   1'000'000),
   };
   for (auto& check : checks)
     if (!check) return fail(check.error());

@@ -64,6 +64,10 @@ struct ServerLimits {
   // when it falls this far behind.
   std::size_t max_outgoing_bytes = 4 * 1024 * 1024;
   std::size_t max_offline_messages = 1000;
+  // How long a dropped session with stream management can be resumed (XEP-0198 'max').
+  std::chrono::seconds resumption_timeout{300};
+  // Stanzas sent to a client and not yet acknowledged; a client that never acks is disconnected.
+  std::size_t max_unacknowledged_stanzas = 10'000;
   std::size_t max_roster_items = 1000;
 };
 

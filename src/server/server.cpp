@@ -80,8 +80,13 @@ Result<std::unique_ptr<Server>> Server::create(asio::io_context& io, const Serve
 
 Server::~Server() {
   // Sessions hold a reference to services_; they must be gone before it is.
+  if (services_) {
+    auto detached = services_->detached_sessions;
+    for (auto& [id, session] : detached) session->expire_detached();
+  }
   for (auto& [raw, weak] : sessions_)
     if (auto session = weak.lock()) session->shut_down();
+  if (services_) services_->commit_write_group();  // the io_context may stop before it runs
 }
 
 void Server::start() {
@@ -141,6 +146,8 @@ void Server::stop(std::function<void()> done) {
   std::vector<std::shared_ptr<C2sSession>> live;
   for (auto& [raw, weak] : sessions_)
     if (auto session = weak.lock()) live.push_back(std::move(session));
+  // Detached sessions (XEP-0198) end now: unavailable, unacknowledged messages kept offline.
+  for (auto& [id, session] : services_->detached_sessions) live.push_back(session);
   for (auto& session : live) session->shut_down();
   auto timer = std::make_shared<asio::steady_timer>(io_, kStopGrace);
   timer->async_wait([this, timer](const boost::system::error_code&) {

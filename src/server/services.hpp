@@ -4,7 +4,9 @@
 // used from the server's single io_context thread.
 #include <memory>
 #include <string>
+#include <unordered_map>
 
+#include <boost/asio/post.hpp>
 #include <spdlog/logger.h>
 
 #include "server/address_limits.hpp"
@@ -14,6 +16,8 @@
 #include "store/storage.hpp"
 
 namespace parley::server {
+
+class C2sSession;
 
 struct ServerStatistics {
   std::uint64_t connections_accepted = 0;
@@ -44,9 +48,36 @@ struct ServerServices {
   AddressLimits address_limits;
   std::shared_ptr<spdlog::logger> log;
   ServerStatistics statistics;
+  // Sessions whose connection dropped with stream management resumption enabled (XEP-0198),
+  // by resumption id, kept until they are resumed or their resumption window closes.
+  std::unordered_map<std::string, std::shared_ptr<C2sSession>> detached_sessions;
+  // Group commit (store::Storage::begin_group): the first input of an event-loop turn opens a
+  // write group and posts its commit behind the handlers already queued; replies of that turn
+  // are written by handlers queued after the commit, so nothing is acknowledged before it is
+  // durable, and one commit serves every message of the turn.
+  template <class Executor>
+  void open_write_group(const Executor& executor) {
+    if (write_group_open_) return;
+    if (auto begun = storage.begin_group(); !begun) {
+      log->error("store: {}", begun.error().message);
+      return;
+    }
+    write_group_open_ = true;
+    boost::asio::post(executor, [this] { commit_write_group(); });
+  }
+  void commit_write_group() {
+    if (!write_group_open_) return;
+    write_group_open_ = false;
+    if (auto committed = storage.commit_group(); !committed)
+      log->error("store: {}", committed.error().message);
+  }
+
   // Derives the fake SCRAM salt and iteration count for unknown users, so that a login attempt
   // cannot tell a missing account from a wrong password (sasl_scram.hpp). Per process.
   const std::string unknown_user_secret;
+
+ private:
+  bool write_group_open_ = false;
 };
 
 }  // namespace parley::server

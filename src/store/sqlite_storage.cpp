@@ -312,6 +312,27 @@ class Database {
     return {};
   }
 
+  // Group commit: one outer transaction that the caller closes with commit_group(); every
+  // in_transaction() meanwhile is a savepoint inside it.
+  Result<void> begin_group() {
+    if (depth_ != 0) return fail(refuse(ErrorKind::internal, "begin group", "a transaction is open"));
+    if (auto begun = run("begin transaction", begin_.get()); !begun) return begun;
+    depth_ = 1;
+    return {};
+  }
+  Result<void> commit_group() {
+    if (depth_ != 1) return fail(refuse(ErrorKind::internal, "commit group", "no group is open"));
+    depth_ = 0;
+    if (sqlite3_get_autocommit(handle()) != 0)
+      return fail(refuse(ErrorKind::io, "commit", "the transaction was rolled back by an earlier error"));
+    if (auto committed = run("commit", commit_.get()); !committed) {
+      abandon(true);
+      return committed;
+    }
+    return {};
+  }
+  bool in_group() const { return depth_ > 0; }
+
  private:
   // Best effort: the error that led here is what the caller gets.
   void abandon(bool outermost) {
@@ -1205,6 +1226,9 @@ class SqliteStorage final : public Storage {
   OfflineStore& offline() override { return offline_; }
   ArchiveStore& archive() override { return archive_; }
 
+  Result<void> begin_group() override { return database_->begin_group(); }
+  Result<void> commit_group() override { return database_->commit_group(); }
+  bool in_group() const override { return database_->in_group(); }
   Result<void> in_transaction(const std::function<Result<void>()>& work) override {
     return database_->in_transaction(work);
   }
