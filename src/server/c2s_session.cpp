@@ -13,8 +13,9 @@
 #include <fmt/format.h>
 
 #include "server/delivery.hpp"
-#include "server/iq_handling.hpp"
+#include "server/muc_service.hpp"
 #include "server/presence_handling.hpp"
+#include "server/stanza_dispatch.hpp"
 #include "server/stanza.hpp"
 #include "xml/stream_error.hpp"
 #include "xmpp/base64.hpp"
@@ -249,7 +250,7 @@ void C2sSession::drain_tls_plaintext() {
   while (!closing_ && !throttled_ && tls_ && tls_established_) {
     auto read = tls_->read(plaintext_buffer);
     if (!read) {
-      services_.log->info("{}: TLS: {}", peer_address_, read.error().message);
+      services_.log->debug("{}: TLS: {}", peer_address_, read.error().message);
       close_socket();
       return;
     }
@@ -675,39 +676,11 @@ void C2sSession::bound_stanza(xml::Element stanza) {
     return;
   }
   if (sm_enabled_) ++handled_in_;
-  // RFC 6120 8.1.2.1: the server stamps 'from'; a client may only claim its own addresses.
-  if (const std::string* from = stanza.attribute("from")) {
-    auto claimed = xmpp::Jid::parse(*from);
-    if (!claimed || (*claimed != full_jid_ && *claimed != full_jid_.bare())) {
-      begin_close(xml::StreamErrorCondition::invalid_from, "'from' is not this session's address");
-      return;
-    }
-  }
-  stanza.set_attribute("from", full_jid_.to_string());
-
   // Flood control: one token per stanza, refilled at stanzas_per_second up to stanza_burst.
   refill_tokens();
   tokens_ -= 1;
-
-  switch (kind) {
-    case StanzaKind::message: {
-      if (const std::string* to = stanza.attribute("to")) {
-        auto target = xmpp::Jid::parse(*to);
-        if (!target) {
-          queue(to_wire(make_error_reply(stanza, services_.domain, ErrorType::modify, "jid-malformed")));
-          return;
-        }
-        route_message(services_, *this, std::move(stanza), *target);
-      } else {
-        // RFC 6120 10.3.1: no 'to' means the account's own bare JID.
-        route_message(services_, *this, std::move(stanza), full_jid_.bare());
-      }
-      return;
-    }
-    case StanzaKind::presence: handle_presence(services_, *this, std::move(stanza)); return;
-    case StanzaKind::iq: handle_iq(services_, *this, stanza); return;
-    case StanzaKind::other: return;
-  }
+  if (auto failure = dispatch_stanza(services_, *this, std::move(stanza)))
+    begin_close(failure->condition, failure->text);
 }
 
 void C2sSession::refill_tokens() {
@@ -817,6 +790,7 @@ void C2sSession::resume_from(C2sSession& old, std::uint32_t client_handled) {
   services_.router.remove(old);
   old.in_router_ = false;
   services_.router.add(*this);
+  if (services_.muc != nullptr) services_.muc->session_resumed(old, *this);
   in_router_ = true;
   bound_ = true;
   sm_enabled_ = true;
@@ -932,7 +906,7 @@ void C2sSession::encrypt_pending() {
       auto written = tls_->write(std::span<const std::uint8_t>(
           reinterpret_cast<const std::uint8_t*>(chunk.data()), chunk.size()));
       if (!written) {
-        services_.log->info("{}: TLS write: {}", peer_address_, written.error().message);
+        services_.log->debug("{}: TLS write: {}", peer_address_, written.error().message);
         pending_plain_.clear();
         close_socket();
         return;
@@ -968,6 +942,7 @@ void C2sSession::leave_router() {
   if (!in_router_ || detached_) return;
   in_router_ = false;
   session_ended(services_, *this);  // unavailable to contacts, as if the client had sent it
+  if (services_.muc != nullptr) services_.muc->session_ended(*this);
   services_.router.remove(*this);
   spill_unacknowledged();
 }

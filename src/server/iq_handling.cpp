@@ -1,6 +1,7 @@
 #include "server/iq_handling.hpp"
 
 #include "server/message_archive.hpp"
+#include "server/muc_service.hpp"
 #include "server/roster_handling.hpp"
 #include "server/stanza.hpp"
 
@@ -56,7 +57,12 @@ void server_iq(ServerServices& services, BoundSession& session, const xml::Eleme
   }
   if (is_get && ns == kDiscoItemsNamespace && name == "query") {
     xml::Element result = result_for(iq, services.domain);
-    result.append_child(xml::Element(kDiscoItemsNamespace, "query"));
+    xml::Element& items = result.append_child(xml::Element(kDiscoItemsNamespace, "query"));
+    if (services.muc != nullptr) {
+      xml::Element& item = items.append_child(xml::Element(kDiscoItemsNamespace, "item"));
+      item.set_attribute("jid", services.muc->domain());
+      item.set_attribute("name", "Chatrooms");
+    }
     return reply(session, result);
   }
   if (is_get && ns == kPingNamespace && name == "ping")

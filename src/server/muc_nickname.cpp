@@ -18,7 +18,7 @@ bool is_ascii(std::string_view text) {
   return true;
 }
 
-// RFC 8266 2.2 additional mapping rule, second half: no leading or trailing spaces, one space
+// RFC 8266 additional mapping rule, second half: no leading or trailing spaces, one space
 // where there were several.
 template <class CharT>
 std::basic_string<CharT> trim_and_collapse_spaces(const std::basic_string<CharT>& text) {
@@ -80,7 +80,7 @@ Result<std::string> to_utf8(const std::u16string& text) {
   return out;
 }
 
-// RFC 8266 2.2: every non-ASCII space (general category Zs) becomes U+0020.
+// RFC 8266 additional mapping rule: every non-ASCII space (general category Zs) becomes U+0020.
 std::u16string map_spaces(const std::u16string& text) {
   std::u16string out;
   out.reserve(text.size());
@@ -99,7 +99,7 @@ std::u16string map_spaces(const std::u16string& text) {
   return out;
 }
 
-// RFC 8266 2.3: Unicode toLowerCase, root locale (no Turkish dotless i surprises).
+// RFC 8266 case mapping rule: Unicode toLowerCase, root locale (no Turkish dotless i surprises).
 Result<std::u16string> lowercase(const std::u16string& text) {
   UErrorCode status = U_ZERO_ERROR;
   const int32_t length =
@@ -113,7 +113,7 @@ Result<std::u16string> lowercase(const std::u16string& text) {
   return out;
 }
 
-// RFC 8266 2.4: NFKC.
+// RFC 8266 normalization rule: NFKC.
 Result<std::u16string> normalize_nfkc(const std::u16string& text) {
   UErrorCode status = U_ZERO_ERROR;
   const UNormalizer2* nfkc = unorm2_getNFKCInstance(&status);

@@ -5,10 +5,11 @@
 // PRECIS OpaqueString (RFC 7622 3.4): valid UTF-8, NFC, no control characters. That is what the
 // room shows. Two occupants must not be told apart only by letter case, width or compatibility
 // forms ("Alice" and "alice", "ｂｏｂ" and "bob"), so the room compares nicknames by the
-// RFC 8266 Nickname profile's enforcement output instead: non-ASCII spaces mapped to U+0020,
-// leading and trailing spaces removed, inner runs of spaces collapsed to one (2.2 additional
-// mapping rule), Unicode lowercase (2.3), NFKC (2.4). A nickname whose key is empty (nothing but
-// spaces) is refused (2.1: "MUST NOT be zero bytes").
+// RFC 8266 Nickname profile's enforcement output instead (2.2, compared as 2.3 says): non-ASCII
+// spaces mapped to U+0020, leading and trailing spaces removed and inner runs of spaces collapsed
+// to one (the additional mapping rule), Unicode lowercase (the case mapping rule), NFKC (the
+// normalization rule), repeated until stable. A nickname whose key is empty (nothing but spaces)
+// is refused: the profile does not allow an empty result.
 //
 // Deliberately not done: the displayed nickname is not rewritten to the Nickname profile's form
 // (clients expect the room to echo the nickname they asked for; status 210 is reserved for a

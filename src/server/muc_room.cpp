@@ -23,7 +23,7 @@ namespace {
 constexpr std::string_view kDelayNamespace = "urn:xmpp:delay";
 constexpr std::string_view kStanzaIdNamespace = "urn:xmpp:sid:0";
 constexpr std::string_view kHintsNamespace = "urn:xmpp:hints";
-// XEP-0410 3.3: the service answers self-pings itself instead of forwarding them.
+// XEP-0410: the service answers self-pings itself instead of forwarding them.
 constexpr std::string_view kSelfPingOptimization =
     "http://jabber.org/protocol/muc#self-ping-optimization";
 // XEP-0045 7.12 (discovering a reserved room nickname): the node a client asks.
@@ -180,7 +180,7 @@ xml::Element kept_presence(const xml::Element& presence, std::string_view room_j
   return out;
 }
 
-// XEP-0421 4.1: stable for one account in one room, unlinkable across rooms and services.
+// XEP-0421: stable for one account in one room, unlinkable across rooms and services.
 std::string make_occupant_id(std::string_view secret, std::string_view room_jid,
                              std::string_view real_bare_jid) {
   std::string data;
@@ -202,7 +202,8 @@ bool nickname_modified(const xml::Element& stanza, const xmpp::Jid& to) {
   const std::string* raw = stanza.attribute("to");
   if (raw == nullptr) return false;
   const std::size_t slash = raw->find('/');
-  return slash != std::string::npos && std::string_view(*raw).substr(slash + 1) != to.resourcepart();
+  return slash != std::string::npos &&
+         std::string_view(*raw).substr(slash + 1) != to.resourcepart();
 }
 
 // The bare JID of an account named in attribute `name` ("to" of an invite or decline).
@@ -371,7 +372,7 @@ Affiliation MucRoom::affiliation_of(const BoundSession& session) const {
 Role MucRoom::default_role(Affiliation affiliation) const {
   switch (affiliation) {
     case Affiliation::owner:
-    case Affiliation::admin: return Role::moderator;  // 5.1.2: recommended, and what users expect
+    case Affiliation::admin: return Role::moderator;  // 5.1: recommended, and what users expect
     case Affiliation::member:
     case Affiliation::none: return Role::participant;  // no moderated rooms yet
     case Affiliation::outcast: return Role::none;
@@ -473,13 +474,13 @@ void MucRoom::handle_presence(BoundSession& from, xml::Element presence, const x
   const std::string_view type = type_of(presence);
   Occupant* occupant = occupant_of(from);
   if (type == "unavailable") {
-    if (occupant != nullptr) leave(from, &presence);
+    if (occupant != nullptr) leave(from, &presence, /*tell_leaver=*/true);
     return;
   }
   // A presence error from an occupant's session means its client is gone or confused; keeping
   // it would leave a ghost in the room (XEP-0045's business rules suggest removing it).
   if (type == "error") {
-    if (occupant != nullptr) leave(from, nullptr);
+    if (occupant != nullptr) leave(from, nullptr, /*tell_leaver=*/true);
     return;
   }
   if (!type.empty()) return;  // subscriptions and probes: a room has no roster
@@ -559,7 +560,7 @@ void MucRoom::join(BoundSession& session, xml::Element presence, const xmpp::Jid
   key_of_session_[&session] = *key;
   context_.sessions.add(session, localpart_);
 
-  // 7.2.3: everyone already there, to the newcomer.
+  // 7.2 (presence broadcast): everyone already there, to the newcomer.
   const Audience view = sees_real_jids(*occupant) ? Audience::with_real_jid : Audience::anonymous;
   for (const auto& [other_key, other] : occupants_) {
     if (&other == occupant) continue;
@@ -571,7 +572,8 @@ void MucRoom::join(BoundSession& session, xml::Element presence, const xmpp::Jid
   PresenceNotice self;
   if (settings_.non_anonymous) self.self_statuses.push_back(kStatusNonAnonymous);
   if (created) self.self_statuses.push_back(kStatusCreated);
-  if (nickname_modified(presence, to)) self.self_statuses.push_back(kStatusNickModified);
+  if (nickname_modified(presence, to) || occupant->nick != to.resourcepart())
+    self.self_statuses.push_back(kStatusNickModified);  // also: joined its other session's nick
   xml::Element self_presence = presence_element(*occupant, self, Audience::self);
   if (const std::string* id = presence.attribute("id")) self_presence.set_attribute("id", *id);
   send_addressed(session, to_wire(self_presence), "presence");
@@ -591,7 +593,7 @@ void MucRoom::change_nick(BoundSession& session, Occupant& occupant, xml::Elemen
   if (other != nullptr && other != &occupant)
     return reply_error(session, presence, ErrorType::cancel, "conflict",
                        "that nickname is in use in this room");
-  // 7.6.3: unavailable under the old nickname, with status 303 and the new one.
+  // 7.6: unavailable under the old nickname, with status 303 and the new one.
   broadcast_presence(occupant, PresenceNotice{.unavailable = true,
                                               .statuses = {kStatusNewNick},
                                               .new_nick = to.resourcepart()});
@@ -607,30 +609,33 @@ void MucRoom::change_nick(BoundSession& session, Occupant& occupant, xml::Elemen
   broadcast_presence(renamed, back);
 }
 
-void MucRoom::leave(BoundSession& session, const xml::Element* presence) {
+void MucRoom::leave(BoundSession& session, const xml::Element* presence, bool tell_leaver) {
   Occupant* occupant = occupant_of(session);
   if (occupant == nullptr) return;
   xml::Element last = presence != nullptr ? kept_presence(*presence, jid_)
                                           : xml::Element(kClientNamespace, "presence");
   if (occupant->sessions.size() > 1) {
     // One of several sessions of the occupant leaves: it alone hears that it left (7.14, 110).
-    Occupant leaving = *occupant;
-    leaving.presence = std::move(last);
-    leaving.sessions = {&session};
-    send_addressed(session, presence_wire(leaving, {.unavailable = true}, Audience::self),
-                   "presence");
+    if (tell_leaver) {
+      Occupant leaving = *occupant;
+      leaving.presence = std::move(last);
+      leaving.sessions = {&session};
+      send_addressed(session, presence_wire(leaving, {.unavailable = true}, Audience::self),
+                     "presence");
+    }
     std::erase(occupant->sessions, &session);
     key_of_session_.erase(&session);
     context_.sessions.remove(session, localpart_);
     return;
   }
   occupant->presence = std::move(last);
-  remove_occupant(*occupant, {.unavailable = true});
+  remove_occupant(*occupant, {.unavailable = true}, tell_leaver ? nullptr : &session);
 }
 
-void MucRoom::remove_occupant(Occupant& occupant, PresenceNotice notice) {
+void MucRoom::remove_occupant(Occupant& occupant, PresenceNotice notice,
+                              const BoundSession* skip) {
   notice.unavailable = true;
-  broadcast_presence(occupant, notice);
+  broadcast_presence(occupant, notice, skip);
   for (BoundSession* session : occupant.sessions) {
     key_of_session_.erase(session);
     context_.sessions.remove(*session, localpart_);
@@ -639,7 +644,23 @@ void MucRoom::remove_occupant(Occupant& occupant, PresenceNotice notice) {
   occupants_.erase(key);
 }
 
-void MucRoom::session_ended(BoundSession& session) { leave(session, nullptr); }
+void MucRoom::session_ended(BoundSession& session) {
+  leave(session, nullptr, /*tell_leaver=*/false);
+}
+
+void MucRoom::session_replaced(const BoundSession& old_session, BoundSession& new_session) {
+  auto it = key_of_session_.find(&old_session);
+  if (it == key_of_session_.end()) return;
+  const std::string key = it->second;
+  key_of_session_.erase(it);
+  context_.sessions.remove(old_session, localpart_);
+  Occupant* occupant = occupant_by_key(key);
+  if (occupant == nullptr) return;
+  std::replace_if(occupant->sessions.begin(), occupant->sessions.end(),
+                  [&](const BoundSession* each) { return each == &old_session; }, &new_session);
+  key_of_session_[&new_session] = key;
+  context_.sessions.add(new_session, localpart_);
+}
 
 // ---------------------------------------------------------------------------------------------
 // History and subject
@@ -1196,7 +1217,8 @@ void MucRoom::admin_get(BoundSession& session, const xml::Element& iq, const xml
       if (occupant.role != *role) continue;
       xml::Element& entry = add_child(out, "item");
       entry.set_attribute("role", to_string(occupant.role));
-      entry.set_attribute("affiliation", to_string(affiliation_of(occupant.real_jid.bare_string())));
+      entry.set_attribute("affiliation",
+                          to_string(affiliation_of(occupant.real_jid.bare_string())));
       entry.set_attribute("nick", occupant.nick);
       entry.set_attribute("jid", occupant.sessions.front()->full_jid().to_string());
     }
@@ -1241,7 +1263,8 @@ void MucRoom::admin_set(BoundSession& session, const xml::Element& iq, const xml
     if (const std::string* role_text = item.attribute("role")) {
       // 8.2-8.6: role changes are by nickname, made by moderators.
       auto role = parse_role(*role_text);
-      if (!role || nick == nullptr) return reply_error(session, iq, ErrorType::modify, "bad-request");
+      if (!role || nick == nullptr)
+        return reply_error(session, iq, ErrorType::modify, "bad-request");
       if (target == nullptr)
         return reply_error(session, iq, ErrorType::cancel, "item-not-found",
                            "no occupant has that nickname");
@@ -1311,13 +1334,13 @@ void MucRoom::admin_set(BoundSession& session, const xml::Element& iq, const xml
   }
 
   affiliations_ = std::move(planned);
-  session.send_wire(to_wire(make_iq_result(iq, jid_)));
   for (const auto& change : affiliation_changes)
     apply_affiliation(change.bare_jid, actor_nick, change.reason);
   for (const auto& change : role_changes) {
     if (Occupant* occupant = occupant_by_key(change.nick_key))
       set_role(*occupant, change.role, actor_nick, change.reason);
   }
+  session.send_wire(to_wire(make_iq_result(iq, jid_)));
 }
 
 void MucRoom::apply_affiliation(const std::string& bare_jid, const std::string& actor_nick,

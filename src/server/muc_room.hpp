@@ -9,9 +9,10 @@
 //    (an empty <subject/> when none was set, because clients wait for it).
 //  - the same account may enter again from another resource under the same nickname
 //    (multi-session, as Prosody and ejabberd allow): it stays one occupant, every one of its
-//    sessions receives what the occupant receives, and the occupant leaves when its last session
-//    does. A different account asking for a taken nickname gets <conflict/>. Nicknames are
-//    compared by the RFC 8266 Nickname profile (muc_nickname.hpp), so "Alice" and "alice" clash.
+//    sessions receives what the occupant receives, a nickname change renames it for all of
+//    them, and the occupant leaves when its last session does. A different account asking for a
+//    taken nickname gets <conflict/>. Nicknames are compared by the RFC 8266 Nickname profile
+//    (muc_nickname.hpp), so "Alice" and "alice" clash.
 //  - presence updates, nickname changes (7.6, status 303), leaving (7.14) and ending sessions.
 //  - groupchat messages reflected to every occupant, the sender included, from room/nick, with
 //    the sender's message id kept (clients match their own echo by it); those with a <body/> are
@@ -28,10 +29,10 @@
 //    name, description, public (listed in disco#items) or hidden, members-only, password,
 //    anonymity, subject changes, invitations by participants, maximum occupants.
 //  - moderation (8, 9, 10): kick (307), voice, moderator role; affiliations outcast (ban, 301),
-//    member, admin, owner with the permission rules of 5.1.2 / 5.2.2 (nobody acts on a higher
+//    member, admin, owner with the permission rules of 5.1 / 5.2 (nobody acts on a higher
 //    affiliation; only owners touch admins and owners; the last owner cannot be removed);
 //    affiliation lists; destroying the room (10.9).
-//  - mediated invitations and declines (7.8.2, 7.8.3) to local accounts; in a members-only room
+//  - mediated invitations and declines (7.8.2) to local accounts; in a members-only room
 //    an invitation from someone allowed to invite makes the invitee a member.
 //  - XEP-0421 occupant ids in presence and messages (stable per room and account, unlinkable
 //    across rooms), XEP-0410 self-ping answered by the room, stanza-id and occupant-id elements
@@ -67,7 +68,8 @@ inline constexpr std::string_view kMucUserNamespace = "http://jabber.org/protoco
 inline constexpr std::string_view kMucAdminNamespace = "http://jabber.org/protocol/muc#admin";
 inline constexpr std::string_view kMucOwnerNamespace = "http://jabber.org/protocol/muc#owner";
 inline constexpr std::string_view kMucUniqueNamespace = "http://jabber.org/protocol/muc#unique";
-inline constexpr std::string_view kMucRoomConfigFormType = "http://jabber.org/protocol/muc#roomconfig";
+inline constexpr std::string_view kMucRoomConfigFormType =
+    "http://jabber.org/protocol/muc#roomconfig";
 inline constexpr std::string_view kMucRoomInfoFormType = "http://jabber.org/protocol/muc#roominfo";
 inline constexpr std::string_view kDataFormsNamespace = "jabber:x:data";
 inline constexpr std::string_view kOccupantIdNamespace = "urn:xmpp:occupant-id:0";
@@ -148,6 +150,8 @@ class MucRoom {
 
   // The session is going away without a word: it leaves as if it had sent unavailable.
   void session_ended(BoundSession& session);
+  // A resumed connection (XEP-0198) takes `old_session`'s place: same occupant, nobody told.
+  void session_replaced(const BoundSession& old_session, BoundSession& new_session);
 
  private:
   struct Occupant {
@@ -164,11 +168,11 @@ class MucRoom {
   // XEP-0045's registry, 303's new nick, a kick's actor and reason, a destroyed room's notice).
   struct PresenceNotice {
     bool unavailable = false;
-    std::vector<int> statuses;       // to everyone
-    std::vector<int> self_statuses;  // only to the occupant's own sessions (110 added there)
-    std::string new_nick;
-    std::string actor_nick;
-    std::string reason;
+    std::vector<int> statuses{};       // to everyone
+    std::vector<int> self_statuses{};  // only to the occupant's own sessions (110 added there)
+    std::string new_nick{};
+    std::string actor_nick{};
+    std::string reason{};
     const xml::Element* destroy = nullptr;
   };
   enum class Audience { anonymous, with_real_jid, self };
@@ -188,7 +192,9 @@ class MucRoom {
   void join(BoundSession& session, xml::Element presence, const xmpp::Jid& to);
   void change_nick(BoundSession& session, Occupant& occupant, xml::Element presence,
                    const xmpp::Jid& to);
-  void leave(BoundSession& session, const xml::Element* presence);
+  // `presence`: the unavailable presence it sent (its status text is passed on); null when the
+  // session ended or failed. `tell_leaver`: false when the session is going away.
+  void leave(BoundSession& session, const xml::Element* presence, bool tell_leaver);
 
   void groupchat(BoundSession& session, xml::Element message);
   void change_subject(BoundSession& session, Occupant& occupant, const xml::Element& message);
@@ -201,10 +207,11 @@ class MucRoom {
   void owner_set(BoundSession& session, const xml::Element& iq, const xml::Element& query);
   void admin_get(BoundSession& session, const xml::Element& iq, const xml::Element& query);
   void admin_set(BoundSession& session, const xml::Element& iq, const xml::Element& query);
-  void destroy(BoundSession& session, const xml::Element& iq, const xml::Element& destroy);
+  void destroy(BoundSession& session, const xml::Element& iq, const xml::Element& request);
 
-  // Removes the whole occupant (all its sessions), telling everyone with `notice`.
-  void remove_occupant(Occupant& occupant, PresenceNotice notice);
+  // Removes the whole occupant (all its sessions), telling everyone but `skip` with `notice`.
+  void remove_occupant(Occupant& occupant, PresenceNotice notice,
+                       const BoundSession* skip = nullptr);
   // After an affiliation change: ban, members-only removal, or the role it implies now.
   void apply_affiliation(const std::string& bare_jid, const std::string& actor_nick,
                          const std::string& reason);

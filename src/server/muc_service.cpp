@@ -33,7 +33,8 @@ const xml::Element* first_element_child(const xml::Element& element) {
 MucService::MucService(ServerServices& services, std::function<std::int64_t()> clock)
     : context_{.services = services,
                .config = services.config.muc,
-               .clock = clock ? std::move(clock) : std::function<std::int64_t()>(system_unix_seconds),
+               .clock = clock ? std::move(clock)
+                              : std::function<std::int64_t()>(system_unix_seconds),
                .occupant_id_secret = random_id(32),
                .sessions = {}} {}
 
@@ -50,6 +51,7 @@ void MucService::reply_error(BoundSession& session, const xml::Element& stanza, 
 }
 
 void MucService::handle(BoundSession& from, xml::Element stanza, const xmpp::Jid& to) {
+  ++context_.services.statistics.stanzas_routed;
   const StanzaKind kind = kind_of(stanza);
   if (to.domainpart() != domain() || domain().empty() || kind == StanzaKind::other) {
     if (kind != StanzaKind::presence)
@@ -121,6 +123,29 @@ void MucService::session_ended(BoundSession& session) {
     if (it == rooms_.end()) continue;
     it->second->session_ended(session);
     erase_if_empty(localpart);
+  }
+}
+
+void MucService::session_unavailable(BoundSession& session) {
+  for (const std::string& localpart : context_.sessions.rooms_of(session)) {
+    auto it = rooms_.find(localpart);
+    if (it == rooms_.end()) continue;
+    xml::Element unavailable(kClientNamespace, "presence");
+    unavailable.set_attribute("type", "unavailable");
+    unavailable.set_attribute("from", session.full_jid().to_string());
+    unavailable.set_attribute("to", it->second->jid());
+    auto room_jid = xmpp::Jid::parse(it->second->jid());
+    if (!room_jid) continue;  // cannot happen: the room's JID was made from a parsed one
+    it->second->handle_presence(session, std::move(unavailable), *room_jid);
+    erase_if_empty(localpart);
+  }
+}
+
+void MucService::session_resumed(const BoundSession& old_session, BoundSession& new_session) {
+  if (&old_session == &new_session) return;
+  for (const std::string& localpart : context_.sessions.rooms_of(old_session)) {
+    auto it = rooms_.find(localpart);
+    if (it != rooms_.end()) it->second->session_replaced(old_session, new_session);
   }
 }
 

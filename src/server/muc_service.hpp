@@ -20,8 +20,9 @@
 // already bounded by the stream parser.
 //
 // Single-threaded like the rest of the server. Sessions are held by pointer only while they are
-// occupants; session_ended() must be called before a BoundSession is destroyed, and removes it
-// from every room it is in (O(rooms of that session), through MucSessionIndex).
+// occupants; session_ended() (or session_resumed(), for a session whose identity moved to a
+// resumed connection) must be called before a BoundSession is destroyed. Both work in
+// O(rooms of that session), through MucSessionIndex.
 //
 // Deliberately not done: federation (occupants from other servers), persistent rooms, MUC
 // archives (XEP-0313 on the room), room avatars, ad-hoc commands on the service.
@@ -55,6 +56,16 @@ class MucService {
   // The session is going away: it leaves every room it is in (unavailable presence to the
   // others), and rooms left empty are destroyed.
   void session_ended(BoundSession& session);
+
+  // The session sent unavailable broadcast presence (no 'to') but stays connected: RFC 6121
+  // 4.6.3 sends that to everything it sent directed presence to, rooms included, so it leaves
+  // every room as if it had sent them unavailable (and hears its own 110).
+  void session_unavailable(BoundSession& session);
+
+  // A stream-management resumption (XEP-0198) moved `old_session`'s identity to `new_session`:
+  // the new one takes its place in every room, without any presence change. Call it before
+  // `old_session` is destroyed; afterwards the service holds no pointer to it.
+  void session_resumed(const BoundSession& old_session, BoundSession& new_session);
 
   std::size_t room_count() const { return rooms_.size(); }
   // The room, or nullptr (for tests and diagnostics).

@@ -4,6 +4,7 @@
 #include <charconv>
 
 #include "server/delivery.hpp"
+#include "server/muc_service.hpp"
 #include "server/roster_handling.hpp"
 #include "server/stanza.hpp"
 
@@ -142,6 +143,7 @@ void handle_presence(ServerServices& services, BoundSession& session, xml::Eleme
   presence.set_attribute("from", session.full_jid().to_string());
   if (type == "unavailable") {
     if (!session.available()) return;
+    if (services.muc != nullptr) services.muc->session_unavailable(session);
     session.set_presence(std::nullopt, 0);
     broadcast(services, session, presence, contacts);
     for (const auto& target_text : session.directed_presence_to()) {

@@ -9,6 +9,7 @@
 
 #include "core/file.hpp"
 #include "server/c2s_session.hpp"
+#include "server/muc_service.hpp"
 
 namespace parley::server {
 
@@ -53,6 +54,10 @@ Result<std::unique_ptr<Server>> Server::create(asio::io_context& io, const Serve
   server->storage_ = std::move(*storage);
   server->services_ =
       std::make_unique<ServerServices>(server->config_, *server->storage_, std::move(log));
+  if (!server->config_.muc.domain.empty()) {
+    server->muc_ = std::make_unique<MucService>(*server->services_);
+    server->services_->muc = server->muc_.get();
+  }
 
   auto add_listener = [&](const ListenAddress& address, bool direct_tls) -> Result<void> {
     boost::system::error_code ec;

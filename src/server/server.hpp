@@ -17,6 +17,7 @@
 
 #include "core/error.hpp"
 #include "server/config.hpp"
+#include "server/muc_service.hpp"
 #include "server/services.hpp"
 #include "store/storage.hpp"
 #include "tls/context.hpp"
@@ -24,6 +25,7 @@
 namespace parley::server {
 
 class C2sSession;
+
 
 // The TLS server options a configuration describes (chain, key, staple, FIPS policy).
 Result<std::shared_ptr<tls::ServerContext>> make_tls_context(const ServerConfig& config);
@@ -61,6 +63,7 @@ class Server {
   std::shared_ptr<spdlog::logger> log_;
   std::unique_ptr<store::Storage> storage_;
   std::unique_ptr<ServerServices> services_;
+  std::unique_ptr<MucService> muc_;  // destroyed before services_
   std::shared_ptr<tls::ServerContext> tls_context_;
   std::vector<std::unique_ptr<Listener>> listeners_;
   std::unordered_map<C2sSession*, std::weak_ptr<C2sSession>> sessions_;

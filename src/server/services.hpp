@@ -18,6 +18,7 @@
 namespace parley::server {
 
 class C2sSession;
+class MucService;
 
 struct ServerStatistics {
   std::uint64_t connections_accepted = 0;
@@ -48,6 +49,8 @@ struct ServerServices {
   AddressLimits address_limits;
   std::shared_ptr<spdlog::logger> log;
   ServerStatistics statistics;
+  // Group chat (XEP-0045) when [muc] domain is set; owned by the Server.
+  MucService* muc = nullptr;
   // Sessions whose connection dropped with stream management resumption enabled (XEP-0198),
   // by resumption id, kept until they are resumed or their resumption window closes.
   std::unordered_map<std::string, std::shared_ptr<C2sSession>> detached_sessions;

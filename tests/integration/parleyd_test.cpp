@@ -752,6 +752,42 @@ TEST_F(ParleydTest, ExpiredResumptionKeepsMessagesOffline) {
   EXPECT_TRUE(alice->read_until("do not lose me")) << alice->received() << server_->log_tail();
 }
 
+TEST_F(ParleydTest, GroupChatJoinTalkHistoryAndLeave) {
+  server_.reset();
+  start_server("[muc]\ndomain = \"conference.example.test\"\n");
+  auto alice = bound_client("alice", "a");
+  auto bob = bound_client("bob", "b");
+  ASSERT_TRUE(alice && bob);
+  auto mark = alice->mark();
+  alice->send("<iq type='get' id='items' to='example.test'>"
+              "<query xmlns='http://jabber.org/protocol/disco#items'/></iq>");
+  ASSERT_TRUE(alice->read_until("id='items'", 3s, mark));
+  EXPECT_NE(alice->received().find("jid='conference.example.test'", mark), std::string::npos)
+      << "the MUC service is discoverable";
+  mark = alice->mark();
+  alice->send("<presence to='lobby@conference.example.test/Alice'>"
+              "<x xmlns='http://jabber.org/protocol/muc'/></presence>");
+  ASSERT_TRUE(alice->read_until("code='201'", 3s, mark)) << alice->received().substr(mark);
+  ASSERT_TRUE(alice->read_until("<subject", 3s, mark)) << "the join completes with the subject";
+  alice->send("<message to='lobby@conference.example.test' type='groupchat'>"
+              "<body>said before bob came</body></message>");
+  ASSERT_TRUE(alice->read_until("said before bob came", 3s, mark));
+  auto bob_mark = bob->mark();
+  bob->send("<presence to='lobby@conference.example.test/Bob'>"
+            "<x xmlns='http://jabber.org/protocol/muc'/></presence>");
+  ASSERT_TRUE(bob->read_until("<subject", 3s, bob_mark)) << bob->received().substr(bob_mark);
+  const std::string joined = bob->received().substr(bob_mark);
+  EXPECT_NE(joined.find("from='lobby@conference.example.test/Alice'"), std::string::npos) << joined;
+  EXPECT_NE(joined.find("said before bob came"), std::string::npos) << "history on join: " << joined;
+  EXPECT_NE(joined.find("urn:xmpp:delay"), std::string::npos) << joined;
+  EXPECT_TRUE(alice->read_until("from='lobby@conference.example.test/Bob'", 3s, mark));
+  bob->send("<message to='lobby@conference.example.test' type='groupchat'><body>hi all</body></message>");
+  EXPECT_TRUE(alice->read_until("hi all", 3s, mark));
+  mark = alice->mark();
+  bob.reset();  // bob's connection goes away
+  EXPECT_TRUE(alice->read_until("type='unavailable'", 5s, mark)) << alice->received().substr(mark);
+}
+
 TEST_F(ParleydTest, SigtermSendsSystemShutdownAndExitsZero) {
   auto client = RawClient::connect(kC2sPort);
   ASSERT_TRUE(client);
