@@ -502,7 +502,7 @@ Result<std::unique_ptr<ProsodyPeer>> ProsodyPeer::start(XmppPeerOptions options)
 
 ProsodyPeer::~ProsodyPeer() {
   process_.reset();  // SIGTERM: Prosody stops cleanly; SIGKILL after two seconds
-  sweep_processes_mentioning(directory().string(), 0ms);
+  sweep_processes_mentioning(directory().string() + "/", 0ms);
   remove_directory();
 }
 
@@ -624,7 +624,7 @@ void EjabberdPeer::stop() {
     // `ejabberdctl foreground` above it. Whatever is still there afterwards is killed.
     (void)control({"stop"});
   }
-  sweep_processes_mentioning(directory().string(),
+  sweep_processes_mentioning(directory().string() + "/",
                              process_ ? std::chrono::milliseconds(kGracefulStopTimeout) : 0ms);
   process_.reset();  // reaps `ejabberdctl foreground` (su), which has exited by now
 }

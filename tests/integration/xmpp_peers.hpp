@@ -16,8 +16,8 @@
 //
 // Both servers: STARTTLS required on c2s_port before authentication, direct TLS (XEP-0368) on
 // direct_tls_port, the same certificate chain for every hosted domain, accounts stored as SCRAM
-// (PLAIN and SCRAM-SHA-1/-256 offered; ejabberd without DIGEST-MD5), no in-band registration, no
-// s2s, no HTTP. ejabberd additionally sends a TLS CertificateRequest (client certificate
+// hashes (both offer PLAIN and SCRAM-SHA-1 after TLS, ejabberd also SCRAM-SHA-1-PLUS, neither
+// DIGEST-MD5), no in-band registration, no s2s, no HTTP. ejabberd additionally sends a TLS CertificateRequest (client certificate
 // optional) to every client, as it does in production.
 //
 // Loopback ports 18900-18949 belong to the suites that use these peers. Each suite owns a block
@@ -33,6 +33,9 @@
 //   18921-18923  xmpp_peers_test  Prosody  (started and stopped by one test)
 //   18924-18926  xmpp_peers_test  ejabberd (started and stopped by one test)
 //   18927-18949  free
+//   18950-18958  client_*_test (the parley client against Prosody and ejabberd)
+//   19000-19001  parleyd_test (parleyd_peer.hpp; parleyd has no Erlang port)
+//   19100-19149  bench/compare-servers (never run together with the tests)
 // A block is (c2s, direct TLS, Erlang distribution); Prosody leaves the third unused.
 // (Other integration tests use 18888-18891 for OCSP/CRL responders named in fixtures.)
 //
@@ -196,8 +199,9 @@ class SuitePeer {
 };
 
 // PIDs of processes other than this one whose command line contains `text` (zombies have none).
-// The peers use it with their unique directory to find what is left of them; tests use it to
-// check that nothing is.
+// The peers use it with their unique directory followed by '/' (every process of theirs names a
+// file in it; the slash keeps ".../parley-prosody-7-1890" from matching "...-18900/") to find what
+// is left of them; tests use it to check that nothing is.
 std::vector<pid_t> processes_mentioning(const std::string& text);
 
 }  // namespace parley::integration
