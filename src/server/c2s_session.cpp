@@ -88,20 +88,23 @@ void C2sSession::start(std::function<void(C2sSession&)> on_finished) {
   boost::system::error_code ec;
   socket_.non_blocking(true, ec);
   socket_.set_option(asio::ip::tcp::no_delay(true), ec);
-  if (direct_tls_) {
-    auto session = tls::Session::server(tls_context_);
-    if (!session) {
-      services_.log->error("{}: TLS session: {}", peer_address_, session.error().message);
-      close_socket();
-      return;
-    }
-    tls_ = std::move(*session);
-  }
+  if (direct_tls_ && !begin_tls()) return;
   auto self = shared_from_this();
   auto executor = socket_.get_executor();
   asio::co_spawn(executor, [self] { return self->read_loop(); }, asio::detached);
   asio::co_spawn(executor, [self] { return self->write_loop(); }, asio::detached);
   asio::co_spawn(executor, [self] { return self->watchdog(); }, asio::detached);
+}
+
+bool C2sSession::begin_tls() {
+  auto session = tls::Session::server(tls_context_);
+  if (!session) {
+    services_.log->error("{}: TLS session: {}", peer_address_, session.error().message);
+    close_socket();
+    return false;
+  }
+  tls_ = std::move(*session);
+  return true;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -294,13 +297,7 @@ void C2sSession::after_feed(xml::StreamResult<xml::FeedStatus> status) {
         return;
       }
       encrypt_pending();  // <proceed/> goes out in plaintext, before TLS starts
-      auto session = tls::Session::server(tls_context_);
-      if (!session) {
-        services_.log->error("{}: TLS session: {}", peer_address_, session.error().message);
-        close_socket();
-        return;
-      }
-      tls_ = std::move(*session);
+      begin_tls();
       return;  // the next bytes are the ClientHello
     }
     if (reason == PauseReason::throttled) {

@@ -78,6 +78,7 @@ class C2sSession final : public BoundSession,
   void after_feed(xml::StreamResult<xml::FeedStatus> status);
   void drain_tls_plaintext();
   void refill_tokens();
+  bool begin_tls();  // a server TLS session on this connection; false (and closed) on failure
   void after_tls_handshake();
 
   // xml::StreamEvents

@@ -96,8 +96,8 @@ std::string random_id(std::size_t bytes) {
     throw std::runtime_error("OpenSSL's random generator failed");  // unrecoverable
   std::string out;
   out.reserve(bytes * 2);
-  // Two characters per byte (4 bits each would waste the alphabet; 6 bits per char from a
-  // byte stream needs carrying). 64 symbols from 256 values: the low 6 bits are uniform.
+  // One character per random byte: its low 6 bits pick one of 64 symbols uniformly (256 is a
+  // multiple of 64), so `bytes` characters carry 6 * bytes bits of entropy.
   for (unsigned char c : raw) out.push_back(kAlphabet[c & 0x3f]);
   return out;
 }

@@ -43,8 +43,8 @@ Addressing addressing_of(const xml::Element& stanza);
 // Serialization in the jabber:client default namespace, as it goes on the wire.
 std::string to_wire(const xml::Element& stanza);
 
-// A random identifier for stream ids, generated resources and archive ids (URL-safe base64 of
-// `bytes` random octets from OpenSSL's CSPRNG).
+// A random identifier for stream ids, generated resources and resumption ids: `bytes`
+// characters of a URL-safe alphabet, 6 bits of OpenSSL CSPRNG output each.
 std::string random_id(std::size_t bytes = 12);
 
 }  // namespace parley::server
