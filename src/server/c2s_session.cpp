@@ -844,7 +844,7 @@ void C2sSession::spill_unacknowledged() {
   for (const auto& wire : pending) {
     auto element = xml::parse_element(wire, kClientNamespace);
     if (!element || kind_of(*element) != StanzaKind::message) continue;
-    const std::string_view type = type_of(*element);
+    const std::string type = type_of(*element);
     if (type == "error" || type == "groupchat" || type == "headline") continue;
     if (element->first_child(kClientNamespace, "body") == nullptr) continue;
     element->set_attribute("to", full_jid_.bare_string());

@@ -118,7 +118,7 @@ void strip_stanza_ids(xml::Element& message, std::string_view by) {
 void route_message(ServerServices& services, BoundSession& sender, xml::Element message,
                    const xmpp::Jid& to) {
   ++services.statistics.stanzas_routed;
-  const std::string_view type = type_of(message);
+  const std::string type = type_of(message);
   if (to.domainpart() != services.domain)
     return bounce(services, sender, message, ErrorType::cancel, "remote-server-not-found",
                   "this server does not federate");

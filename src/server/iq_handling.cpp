@@ -115,7 +115,7 @@ void account_iq(ServerServices& services, BoundSession& session, const xml::Elem
 
 void handle_iq(ServerServices& services, BoundSession& session, const xml::Element& iq) {
   ++services.statistics.stanzas_routed;
-  const std::string_view type = type_of(iq);
+  const std::string type = type_of(iq);
   const bool is_request = type == "get" || type == "set";
   const std::string* to_text = iq.attribute("to");
   std::optional<xmpp::Jid> to;

@@ -102,7 +102,7 @@ std::string format_datetime_us(std::int64_t unix_us) {
 }
 
 bool is_archivable(const xml::Element& message) {
-  const std::string_view type = type_of(message);
+  const std::string type = type_of(message);
   if (!(type.empty() || type == "normal" || type == "chat")) return false;
   if (message.first_child(kClientNamespace, "body") == nullptr) return false;
   return message.first_child(kHintsNamespace, "no-store") == nullptr &&

@@ -471,7 +471,7 @@ void MucRoom::broadcast_wire(const std::string& wire, std::string_view element_n
 }
 
 void MucRoom::handle_presence(BoundSession& from, xml::Element presence, const xmpp::Jid& to) {
-  const std::string_view type = type_of(presence);
+  const std::string type = type_of(presence);
   Occupant* occupant = occupant_of(from);
   if (type == "unavailable") {
     if (occupant != nullptr) leave(from, &presence, /*tell_leaver=*/true);
@@ -740,7 +740,7 @@ void MucRoom::announce_statuses(const std::vector<int>& statuses) {
 // Messages
 
 void MucRoom::handle_message(BoundSession& from, xml::Element message, const xmpp::Jid& to) {
-  const std::string_view type = type_of(message);
+  const std::string type = type_of(message);
   if (type == "error" || type == "headline") return;
   if (to.is_full()) return private_message(from, std::move(message), to);
   if (type == "groupchat") return groupchat(from, std::move(message));
@@ -898,7 +898,7 @@ void MucRoom::decline(BoundSession& session, const xml::Element& message, const 
 // IQ
 
 void MucRoom::handle_iq(BoundSession& from, const xml::Element& iq, const xmpp::Jid& to) {
-  const std::string_view type = type_of(iq);
+  const std::string type = type_of(iq);
   if (type != "get" && type != "set") return;  // results and errors: the room asked nothing
   const xml::Element* query = first_element_child(iq);
   if (query == nullptr || iq.child_element_count() != 1)

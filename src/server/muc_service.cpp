@@ -67,7 +67,7 @@ void MucService::handle(BoundSession& from, xml::Element stanza, const xmpp::Jid
   }
   auto it = rooms_.find(to.localpart());
   if (it == rooms_.end()) {
-    const std::string_view type = type_of(stanza);
+    const std::string type = type_of(stanza);
     switch (kind) {
       case StanzaKind::presence:
         if (!type.empty()) return;  // leaving a room that is gone, subscriptions: nothing to do
@@ -150,7 +150,7 @@ void MucService::session_resumed(const BoundSession& old_session, BoundSession& 
 }
 
 void MucService::service_iq(BoundSession& from, const xml::Element& iq, const xmpp::Jid& to) {
-  const std::string_view type = type_of(iq);
+  const std::string type = type_of(iq);
   if (type != "get" && type != "set") return;
   const xml::Element* query = first_element_child(iq);
   if (query == nullptr || iq.child_element_count() != 1)

@@ -101,7 +101,7 @@ void directed(ServerServices& services, BoundSession& session, xml::Element pres
     return;
   }
   if (!to.has_localpart()) return;  // presence to the server itself
-  const std::string_view type = type_of(presence);
+  const std::string type = type_of(presence);
   if (type.empty() || type == "unavailable") {
     auto& list = session.directed_presence_to();
     const std::string target = to.to_string();
@@ -120,7 +120,7 @@ void directed(ServerServices& services, BoundSession& session, xml::Element pres
 
 void handle_presence(ServerServices& services, BoundSession& session, xml::Element presence) {
   ++services.statistics.stanzas_routed;
-  const std::string_view type = type_of(presence);
+  const std::string type = type_of(presence);
   const std::string* to_text = presence.attribute("to");
   if (type == "subscribe" || type == "subscribed" || type == "unsubscribe" ||
       type == "unsubscribed") {

@@ -226,7 +226,7 @@ void handle_roster_iq(ServerServices& services, BoundSession& session, const xml
     if (!target || target->bare() != session.full_jid().bare())
       return reply_error(services, session, iq, ErrorType::auth, "forbidden");
   }
-  std::string_view type = type_of(iq);
+  std::string type = type_of(iq);
   if (type == "get") return send_roster(services, session, iq, *query);
   if (type == "set") return roster_set(services, session, iq, *query);
   reply_error(services, session, iq, ErrorType::modify, "bad-request");

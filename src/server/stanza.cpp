@@ -15,9 +15,9 @@ StanzaKind kind_of(const xml::Element& stanza) {
   return StanzaKind::other;
 }
 
-std::string_view type_of(const xml::Element& stanza) {
+std::string type_of(const xml::Element& stanza) {
   const std::string* type = stanza.attribute("type");
-  return type == nullptr ? std::string_view() : std::string_view(*type);
+  return type == nullptr ? std::string() : *type;
 }
 
 namespace {

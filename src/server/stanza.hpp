@@ -16,8 +16,9 @@ inline constexpr std::string_view kStanzaErrorNamespace = "urn:ietf:params:xml:n
 enum class StanzaKind { message, presence, iq, other };
 StanzaKind kind_of(const xml::Element& stanza);
 
-// The 'type' attribute, or "" when absent.
-std::string_view type_of(const xml::Element& stanza);
+// The 'type' attribute, or "" when absent. A copy, not a view: handlers change the stanza's
+// attributes (stamping 'from', 'to') while they still look at its type.
+std::string type_of(const xml::Element& stanza);
 
 // RFC 6120 8.3.2: error types.
 enum class ErrorType { auth, cancel, continue_, modify, wait };
