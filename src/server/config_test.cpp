@@ -100,8 +100,8 @@ INSTANTIATE_TEST_SUITE_P(
         BadConfig{"bad log level", kBase + "[c2s]\nlisten = [\"127.0.0.1:1\"]\n[log]\nlevel = \"loud\"\n", "not one of"},
         BadConfig{"muc on the server domain", kBase + "[c2s]\nlisten = [\"127.0.0.1:1\"]\n[muc]\ndomain = \"example.test\"\n", "domain of its own"},
         BadConfig{"not toml", "[server\ndomain = 1\n", "parleyd.toml:1"}),
-    [](const auto& info) {
-      std::string name = info.param.name;
+    [](const ::testing::TestParamInfo<BadConfig>& row) {
+      std::string name = row.param.name;
       for (char& c : name)
         if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
       return name;
