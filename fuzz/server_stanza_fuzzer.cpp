@@ -56,8 +56,8 @@ class Collector final : public xml::StreamEvents {
 
 const xmpp::sasl::ScramCredentials& credentials(xmpp::sasl::ScramHash hash) {
   // Derived once: PBKDF2 per input would dominate the run time.
-  static const auto sha1 = *xmpp::sasl::derive_scram_credentials("password", "fuzz-salt-fuzz-salt", 4096,
-                                                                  xmpp::sasl::ScramHash::sha1);
+  static const auto sha1 = *xmpp::sasl::derive_scram_credentials("password", "fuzz-salt-fuzz-salt",
+                                                                 4096, xmpp::sasl::ScramHash::sha1);
   static const auto sha256 = *xmpp::sasl::derive_scram_credentials(
       "password", "fuzz-salt-fuzz-salt", 4096, xmpp::sasl::ScramHash::sha256);
   return hash == xmpp::sasl::ScramHash::sha1 ? sha1 : sha256;
@@ -77,15 +77,16 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (!storage) std::abort();
   for (const char* user : {"alice", "bob"})
     if (!(*storage)->accounts().create(user, credentials(xmpp::sasl::ScramHash::sha1),
-                                        credentials(xmpp::sasl::ScramHash::sha256)))
+                                       credentials(xmpp::sasl::ScramHash::sha256)))
       std::abort();
-  auto log = std::make_shared<spdlog::logger>("fuzz", std::make_shared<spdlog::sinks::null_sink_mt>());
+  auto log =
+      std::make_shared<spdlog::logger>("fuzz", std::make_shared<spdlog::sinks::null_sink_mt>());
   server::ServerServices services(config, **storage, log);
   server::MucService muc(services);
   services.muc = &muc;
 
-  FuzzSession sessions[] = {FuzzSession("alice@example.test/a"), FuzzSession("alice@example.test/b"),
-                            FuzzSession("bob@example.test/c")};
+  FuzzSession sessions[] = {FuzzSession("alice@example.test/a"),
+                            FuzzSession("alice@example.test/b"), FuzzSession("bob@example.test/c")};
   for (auto& session : sessions) {
     services.router.add(session);
     xml::Element presence(server::kClientNamespace, "presence");
@@ -102,7 +103,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     FuzzSession& sender = sessions[turn++ % 3];
     if (sender.terminated) continue;
     Collector collector;
-    xml::StreamParser parser(collector, xml::StreamParserOptions{.limits = {}, .content_namespace = "jabber:client"});
+    xml::StreamParser parser(
+        collector, xml::StreamParserOptions{.limits = {}, .content_namespace = "jabber:client"});
     std::string stream =
         "<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' "
         "to='example.test' version='1.0'>";

@@ -8,14 +8,14 @@
 //
 // Exit codes: 0 ok, 1 the operation failed (a bad config, a missing account, a port in use),
 // 2 usage.
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <iostream>
-#include <spdlog/sinks/stdout_color_sinks.h>
-#include <spdlog/spdlog.h>
 
 #include "server/config.hpp"
 #include "server/server.hpp"
@@ -42,7 +42,9 @@ int report(const Error& error) {
   return 1;
 }
 
-Result<server::ServerConfig> load(const std::string& path) { return server::load_config(path); }
+Result<server::ServerConfig> load(const std::string& path) {
+  return server::load_config(path);
+}
 
 int run(const std::string& config_path) {
   auto config = load(config_path);
@@ -78,8 +80,10 @@ int check_config(const std::string& config_path) {
             << "  certificate   " << config->certificate_file.string() << " ("
             << (*context)->chain().size() << " certificates)\n"
             << "  storage       " << config->storage_url << "\n";
-  for (const auto& a : config->c2s_listen) std::cout << "  c2s           " << a.to_string() << " (STARTTLS required)\n";
-  for (const auto& a : config->direct_tls_listen) std::cout << "  direct TLS    " << a.to_string() << "\n";
+  for (const auto& a : config->c2s_listen)
+    std::cout << "  c2s           " << a.to_string() << " (STARTTLS required)\n";
+  for (const auto& a : config->direct_tls_listen)
+    std::cout << "  direct TLS    " << a.to_string() << "\n";
   if (config->insecure_allow_plain)
     std::cout << "  warning: insecure_allow_plain = true (SASL PLAIN over TLS is offered)\n";
   return 0;
@@ -90,7 +94,8 @@ Result<std::string> account_of(const std::string& jid_text, const server::Server
   auto jid = xmpp::Jid::parse(jid_text);
   if (!jid) return fail(Error::invalid_argument(jid_text + ": " + jid.error().message));
   if (!jid->has_localpart() || jid->is_full())
-    return fail(Error::invalid_argument(jid_text + ": an account is a bare JID, user@" + config.domain));
+    return fail(
+        Error::invalid_argument(jid_text + ": an account is a bare JID, user@" + config.domain));
   if (jid->domainpart() != config.domain)
     return fail(Error::invalid_argument(jid_text + ": this server serves " + config.domain));
   return jid->localpart();
@@ -151,7 +156,8 @@ int main(int argc, char** argv) {
   app.add_option("--config", config_path, "configuration file (TOML)")->required();
   app.require_subcommand(0, 1);
 
-  auto* check = app.add_subcommand("check-config", "load the configuration, certificates and store");
+  auto* check =
+      app.add_subcommand("check-config", "load the configuration, certificates and store");
   auto* user = app.add_subcommand("user", "manage accounts (passwords are read from stdin)");
   user->require_subcommand(1);
   std::string action, jid;

@@ -1,22 +1,22 @@
 #include "server/c2s_session.hpp"
 
+#include <fmt/format.h>
 #include <openssl/crypto.h>
 
 #include <array>
-#include <charconv>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
-#include <fmt/format.h>
+#include <charconv>
 
 #include "server/delivery.hpp"
 #include "server/muc_service.hpp"
 #include "server/presence_handling.hpp"
-#include "server/stanza_dispatch.hpp"
 #include "server/stanza.hpp"
+#include "server/stanza_dispatch.hpp"
 #include "xml/stream_error.hpp"
 #include "xmpp/base64.hpp"
 #include "xmpp/jid.hpp"
@@ -73,9 +73,9 @@ C2sSession::C2sSession(ServerServices& services,
       resume_timer_(socket_.get_executor()),
       peer_address_(std::move(peer_address)),
       direct_tls_(direct_tls),
-      parser_(*this, xml::StreamParserOptions{
-                         .limits = {.max_stanza_bytes = services.limits.max_stanza_bytes},
-                         .content_namespace = std::string(kClientNamespace)}),
+      parser_(*this, xml::StreamParserOptions{.limits = {.max_stanza_bytes =
+                                                             services.limits.max_stanza_bytes},
+                                              .content_namespace = std::string(kClientNamespace)}),
       tokens_(static_cast<double>(services.limits.stanza_burst)),
       tokens_at_(Clock::now()),
       accepted_at_(Clock::now()),
@@ -91,9 +91,12 @@ void C2sSession::start(std::function<void(C2sSession&)> on_finished) {
   if (direct_tls_ && !begin_tls()) return;
   auto self = shared_from_this();
   auto executor = socket_.get_executor();
-  asio::co_spawn(executor, [self] { return self->read_loop(); }, asio::detached);
-  asio::co_spawn(executor, [self] { return self->write_loop(); }, asio::detached);
-  asio::co_spawn(executor, [self] { return self->watchdog(); }, asio::detached);
+  asio::co_spawn(
+      executor, [self] { return self->read_loop(); }, asio::detached);
+  asio::co_spawn(
+      executor, [self] { return self->write_loop(); }, asio::detached);
+  asio::co_spawn(
+      executor, [self] { return self->watchdog(); }, asio::detached);
 }
 
 bool C2sSession::begin_tls() {
@@ -113,8 +116,8 @@ bool C2sSession::begin_tls() {
 asio::awaitable<void> C2sSession::read_loop() {
   auto self = shared_from_this();
   while (!socket_closed_) {
-    auto [wait_error] =
-        co_await socket_.async_wait(asio::ip::tcp::socket::wait_read, asio::as_tuple(asio::use_awaitable));
+    auto [wait_error] = co_await socket_.async_wait(asio::ip::tcp::socket::wait_read,
+                                                    asio::as_tuple(asio::use_awaitable));
     if (wait_error || socket_closed_) break;
     bool ended = false;
     for (int i = 0; i < kReadsPerWake && !socket_closed_ && !throttled_; ++i) {
@@ -214,7 +217,9 @@ C2sSession::Clock::time_point C2sSession::next_deadline() const {
   return deadline;
 }
 
-void C2sSession::poke_watchdog() { watchdog_timer_.cancel(); }
+void C2sSession::poke_watchdog() {
+  watchdog_timer_.cancel();
+}
 
 // ---------------------------------------------------------------------------------------------
 // Input
@@ -262,7 +267,8 @@ void C2sSession::drain_tls_plaintext() {
       begin_close(std::nullopt, {});
       break;
     }
-    on_plaintext(std::string_view(reinterpret_cast<const char*>(plaintext_buffer.data()), read->bytes));
+    on_plaintext(
+        std::string_view(reinterpret_cast<const char*>(plaintext_buffer.data()), read->bytes));
   }
 }
 
@@ -402,7 +408,9 @@ xml::AfterEvent C2sSession::on_stream_open(const xml::StreamHeader& header) {
   return xml::AfterEvent::continue_parsing;
 }
 
-void C2sSession::on_stream_close() { begin_close(std::nullopt, {}); }
+void C2sSession::on_stream_close() {
+  begin_close(std::nullopt, {});
+}
 
 xml::AfterEvent C2sSession::on_stanza(xml::Element stanza) {
   if (closing_) return xml::AfterEvent::pause;
@@ -479,7 +487,8 @@ xml::AfterEvent C2sSession::handle_auth(const xml::Element& auth) {
   auto decoded = (text.empty() || text == "=")
                      ? Result<std::string>(std::string())
                      : xmpp::base64_decode_strict(text, xmpp::sasl::kMaxScramMessageOctets);
-  if (!decoded) return sasl_failed(xmpp::sasl::Condition::incorrect_encoding, decoded.error().message);
+  if (!decoded)
+    return sasl_failed(xmpp::sasl::Condition::incorrect_encoding, decoded.error().message);
   if (mechanism_name == nullptr)
     return sasl_failed(xmpp::sasl::Condition::invalid_mechanism, "no mechanism");
 
@@ -502,8 +511,7 @@ xml::AfterEvent C2sSession::handle_auth(const xml::Element& auth) {
   options.unknown_user_secret = services_.unknown_user_secret;
   auto& storage = services_.storage;
   auto server = xmpp::sasl::ScramServer::create(
-      std::move(options),
-      [&storage](std::string_view username, xmpp::sasl::ScramHash hash) {
+      std::move(options), [&storage](std::string_view username, xmpp::sasl::ScramHash hash) {
         xmpp::sasl::CredentialLookup lookup;
         auto prepared = xmpp::prepare_localpart(username);
         if (!prepared) return lookup;  // unknown_user
@@ -518,7 +526,8 @@ xml::AfterEvent C2sSession::handle_auth(const xml::Element& auth) {
         }
         return lookup;
       });
-  if (!server) return sasl_failed(xmpp::sasl::Condition::temporary_auth_failure, server.error().message);
+  if (!server)
+    return sasl_failed(xmpp::sasl::Condition::temporary_auth_failure, server.error().message);
   scram_.emplace(std::move(*server));
   scram_mechanism_ = *mechanism_name;
   if (decoded->empty()) {
@@ -534,15 +543,18 @@ xml::AfterEvent C2sSession::handle_auth(const xml::Element& auth) {
 }
 
 xml::AfterEvent C2sSession::handle_sasl_response(const xml::Element& response) {
-  if (!scram_) return sasl_failed(xmpp::sasl::Condition::malformed_request, "no exchange in progress");
+  if (!scram_)
+    return sasl_failed(xmpp::sasl::Condition::malformed_request, "no exchange in progress");
   const std::string text = response.text();
   auto decoded = (text.empty() || text == "=")
                      ? Result<std::string>(std::string())
                      : xmpp::base64_decode_strict(text, xmpp::sasl::kMaxScramMessageOctets);
-  if (!decoded) return sasl_failed(xmpp::sasl::Condition::incorrect_encoding, decoded.error().message);
+  if (!decoded)
+    return sasl_failed(xmpp::sasl::Condition::incorrect_encoding, decoded.error().message);
   if (!scram_->username().empty() || scram_->succeeded()) {
     auto final_message = scram_->receive_client_final(*decoded);
-    if (!final_message) return sasl_failed(final_message.error().condition, final_message.error().detail);
+    if (!final_message)
+      return sasl_failed(final_message.error().condition, final_message.error().detail);
     auto prepared = xmpp::prepare_localpart(scram_->username());
     if (!prepared) return sasl_failed(xmpp::sasl::Condition::not_authorized, "bad username");
     return sasl_succeeded(*prepared, *final_message);
@@ -569,11 +581,11 @@ xml::AfterEvent C2sSession::handle_plain(std::string_view message) {
   if (!authzid.empty() && authzid != *prepared + "@" + services_.domain)
     return sasl_failed(xmpp::sasl::Condition::invalid_authzid, "authzid is not the account");
   auto stored = services_.storage.accounts().credentials(*prepared, xmpp::sasl::ScramHash::sha256);
-  if (!stored) return sasl_failed(xmpp::sasl::Condition::temporary_auth_failure, stored.error().message);
+  if (!stored)
+    return sasl_failed(xmpp::sasl::Condition::temporary_auth_failure, stored.error().message);
   if (!*stored) return sasl_failed(xmpp::sasl::Condition::not_authorized, "unknown user");
-  auto derived = xmpp::sasl::derive_scram_credentials(password, (*stored)->salt,
-                                                      (*stored)->iterations,
-                                                      xmpp::sasl::ScramHash::sha256);
+  auto derived = xmpp::sasl::derive_scram_credentials(
+      password, (*stored)->salt, (*stored)->iterations, xmpp::sasl::ScramHash::sha256);
   if (!derived || derived->stored_key.size() != (*stored)->stored_key.size() ||
       CRYPTO_memcmp(derived->stored_key.data(), (*stored)->stored_key.data(),
                     derived->stored_key.size()) != 0)
@@ -584,14 +596,15 @@ xml::AfterEvent C2sSession::handle_plain(std::string_view message) {
 
 xml::AfterEvent C2sSession::sasl_succeeded(std::string_view username,
                                            std::string_view server_final) {
-  if (scram_ && scram_->authzid() && *scram_->authzid() != std::string(username) + "@" + services_.domain)
+  if (scram_ && scram_->authzid() &&
+      *scram_->authzid() != std::string(username) + "@" + services_.domain)
     return sasl_failed(xmpp::sasl::Condition::invalid_authzid, "authzid is not the account");
   scram_.reset();
   authenticated_ = true;
   username_ = std::string(username);
   ++services_.statistics.authentications;
-  services_.log->info("{}: {}@{} authenticated with {}", peer_address_, username_,
-                      services_.domain, scram_mechanism_);
+  services_.log->info("{}: {}@{} authenticated with {}", peer_address_, username_, services_.domain,
+                      scram_mechanism_);
   if (server_final.empty())
     queue(fmt::format("<success xmlns='{}'/>", kSaslNamespace));
   else
@@ -696,9 +709,10 @@ bool C2sSession::handle_stream_management(const xml::Element& element) {
   const auto& name = element.name().local_name;
   if (name == "enable") {
     if (sm_enabled_) {
-      queue(fmt::format("<failed xmlns='{}'><unexpected-request "
-                        "xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></failed>",
-                        kSmNamespace));
+      queue(
+          fmt::format("<failed xmlns='{}'><unexpected-request "
+                      "xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></failed>",
+                      kSmNamespace));
       return true;
     }
     sm_enabled_ = true;
@@ -716,9 +730,10 @@ bool C2sSession::handle_stream_management(const xml::Element& element) {
     return true;
   }
   if (!sm_enabled_) {
-    queue(fmt::format("<failed xmlns='{}'><unexpected-request "
-                      "xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></failed>",
-                      kSmNamespace));
+    queue(
+        fmt::format("<failed xmlns='{}'><unexpected-request "
+                    "xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></failed>",
+                    kSmNamespace));
     return true;
   }
   if (name == "r") {
@@ -728,7 +743,8 @@ bool C2sSession::handle_stream_management(const xml::Element& element) {
   if (name == "a") {
     const std::string* h = element.attribute("h");
     std::uint32_t value = 0;
-    if (h == nullptr || std::from_chars(h->data(), h->data() + h->size(), value).ec != std::errc() ||
+    if (h == nullptr ||
+        std::from_chars(h->data(), h->data() + h->size(), value).ec != std::errc() ||
         !acknowledge(value)) {
       begin_close(xml::StreamErrorCondition::undefined_condition,
                   "the acknowledged count is not one this server sent");
@@ -742,7 +758,8 @@ bool C2sSession::handle_stream_management(const xml::Element& element) {
 
 bool C2sSession::acknowledge(std::uint32_t client_handled) {
   // Counts wrap at 2^32 (XEP-0198 4); the difference is what the client newly acknowledges.
-  const std::uint32_t acknowledged_before = sent_count_ - static_cast<std::uint32_t>(unacked_.size());
+  const std::uint32_t acknowledged_before =
+      sent_count_ - static_cast<std::uint32_t>(unacked_.size());
   const std::uint32_t newly = client_handled - acknowledged_before;
   if (newly > unacked_.size()) return false;
   unacked_.erase(unacked_.begin(), unacked_.begin() + newly);
@@ -754,9 +771,10 @@ void C2sSession::handle_resume(const xml::Element& resume) {
   const std::string* h = resume.attribute("h");
   std::uint32_t client_handled = 0;
   auto not_found = [&] {
-    queue(fmt::format("<failed xmlns='{}'><item-not-found "
-                      "xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></failed>",
-                      kSmNamespace));
+    queue(
+        fmt::format("<failed xmlns='{}'><item-not-found "
+                    "xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></failed>",
+                    kSmNamespace));
   };
   if (previd == nullptr || h == nullptr ||
       std::from_chars(h->data(), h->data() + h->size(), client_handled).ec != std::errc())
@@ -867,8 +885,7 @@ void C2sSession::send_wire(std::string_view wire) {
     if (unacked_.size() > services_.limits.max_unacknowledged_stanzas) {
       if (detached_) return expire_detached();
       if (!closing_)
-        terminate(xml::StreamErrorCondition::policy_violation,
-                  "too many unacknowledged stanzas");
+        terminate(xml::StreamErrorCondition::policy_violation, "too many unacknowledged stanzas");
       return;
     }
   }
@@ -925,7 +942,9 @@ void C2sSession::encrypt_pending() {
   wake_writer();
 }
 
-void C2sSession::wake_writer() { writer_wake_.cancel(); }
+void C2sSession::wake_writer() {
+  writer_wake_.cancel();
+}
 
 // ---------------------------------------------------------------------------------------------
 // Ending
@@ -944,7 +963,8 @@ void C2sSession::leave_router() {
   spill_unacknowledged();
 }
 
-void C2sSession::begin_close(std::optional<xml::StreamErrorCondition> error, std::string_view text) {
+void C2sSession::begin_close(std::optional<xml::StreamErrorCondition> error,
+                             std::string_view text) {
   if (closing_ || socket_closed_) return;
   leave_router();
   // A stream error needs a stream: if the client's header never arrived, open ours first
@@ -954,7 +974,8 @@ void C2sSession::begin_close(std::optional<xml::StreamErrorCondition> error, std
   } else {
     if (!header_sent_) send_stream_header();
     std::string tail;
-    if (error) tail += xml::build_stream_error(*error, xml::StreamErrorText{.text = text, .lang = {}});
+    if (error)
+      tail += xml::build_stream_error(*error, xml::StreamErrorText{.text = text, .lang = {}});
     tail += "</stream:stream>";
     queue(tail);
     encrypt_pending();
@@ -970,7 +991,8 @@ void C2sSession::begin_close(std::optional<xml::StreamErrorCondition> error, std
 }
 
 void C2sSession::maybe_finish() {
-  if (reader_done_ && (writer_done_ || (closing_ && out_.empty() && writing_.empty()))) close_socket();
+  if (reader_done_ && (writer_done_ || (closing_ && out_.empty() && writing_.empty())))
+    close_socket();
 }
 
 void C2sSession::close_socket() {

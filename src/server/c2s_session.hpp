@@ -26,9 +26,9 @@
 #include <chrono>
 #include <deque>
 #include <functional>
-#include <span>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 
 #include "server/router.hpp"
@@ -165,8 +165,8 @@ class C2sSession final : public BoundSession,
   bool detached_ = false;
   bool ack_requested_ = false;
   std::string sm_id_;
-  std::uint32_t handled_in_ = 0;   // stanzas received and handled ('h' we report)
-  std::uint32_t sent_count_ = 0;   // stanzas sent since enable (acknowledged + unacked)
+  std::uint32_t handled_in_ = 0;  // stanzas received and handled ('h' we report)
+  std::uint32_t sent_count_ = 0;  // stanzas sent since enable (acknowledged + unacked)
   std::deque<std::string> unacked_;
 
   Clock::time_point accepted_at_;

@@ -1,12 +1,12 @@
 #include "server/config.hpp"
 
 #include <arpa/inet.h>
+#include <fmt/format.h>
+#include <toml++/toml.h>
 
 #include <charconv>
-#include <fmt/format.h>
 #include <map>
 #include <set>
-#include <toml++/toml.h>
 
 #include "core/file.hpp"
 #include "xmpp/jid.hpp"
@@ -29,8 +29,9 @@ const std::map<std::string, std::set<std::string, std::less<>>, std::less<>>& kn
         "negotiation_timeout_seconds", "idle_timeout_seconds", "stanza_timeout_seconds",
         "max_outgoing_bytes", "max_offline_messages", "max_roster_items",
         "resumption_timeout_seconds", "max_unacknowledged_stanzas"}},
-      {"muc", {"domain", "max_rooms", "max_occupants_per_room", "history_messages",
-               "allow_room_creation"}},
+      {"muc",
+       {"domain", "max_rooms", "max_occupants_per_room", "history_messages",
+        "allow_room_creation"}},
       {"archive", {"enabled"}},
       {"log", {"level"}},
   };
@@ -39,7 +40,8 @@ const std::map<std::string, std::set<std::string, std::less<>>, std::less<>>& kn
 
 class Reader {
  public:
-  Reader(const toml::table& root, std::filesystem::path file) : root_(root), file_(std::move(file)) {}
+  Reader(const toml::table& root, std::filesystem::path file)
+      : root_(root), file_(std::move(file)) {}
 
   std::string where(const toml::node* node, std::string_view key) const {
     if (node != nullptr && node->source().begin.line > 0)
@@ -84,14 +86,13 @@ class Reader {
 
   // A positive integer no larger than `max`.
   template <class T>
-  Result<void> count(std::string_view table, std::string_view key, T& out,
-                     std::int64_t max) const {
+  Result<void> count(std::string_view table, std::string_view key, T& out, std::int64_t max) const {
     const auto* node = find(table, key);
     if (node == nullptr) return {};
     const auto* value = node->as_integer();
     if (value == nullptr || value->get() < 1 || value->get() > max)
-      return fail(Error::invalid_argument(where(
-          node, fmt::format("[{}] {} must be an integer from 1 to {}", table, key, max))));
+      return fail(Error::invalid_argument(
+          where(node, fmt::format("[{}] {} must be an integer from 1 to {}", table, key, max))));
     out = static_cast<T>(value->get());
     return {};
   }
@@ -144,17 +145,17 @@ Result<void> check_unknown_keys(const toml::table& root, const std::filesystem::
                            ? fmt::format(":{}", table_node.source().begin.line)
                            : std::string();
     if (known == known_keys().end() || !table_node.is_table())
-      return fail(Error::invalid_argument(fmt::format(
-          "{}{}: unknown setting [{}] (known tables: server, tls, c2s, storage, limits, archive, muc, log)",
-          file.string(), line, table_name.str())));
+      return fail(
+          Error::invalid_argument(fmt::format("{}{}: unknown setting [{}] (known tables: server, "
+                                              "tls, c2s, storage, limits, archive, muc, log)",
+                                              file.string(), line, table_name.str())));
     for (const auto& [key, node] : *table_node.as_table()) {
       if (!known->second.contains(key.str())) {
-        std::string key_line = node.source().begin.line > 0
-                                   ? fmt::format(":{}", node.source().begin.line)
-                                   : line;
-        return fail(Error::invalid_argument(fmt::format("{}{}: unknown setting [{}] {}",
-                                                        file.string(), key_line,
-                                                        table_name.str(), key.str())));
+        std::string key_line =
+            node.source().begin.line > 0 ? fmt::format(":{}", node.source().begin.line) : line;
+        return fail(
+            Error::invalid_argument(fmt::format("{}{}: unknown setting [{}] {}", file.string(),
+                                                key_line, table_name.str(), key.str())));
       }
     }
   }
@@ -174,8 +175,7 @@ Result<ListenAddress> parse_listen_address(std::string_view text) {
   if (text.starts_with('[')) {
     auto close = text.find(']');
     if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':')
-      return fail(Error::invalid_argument(
-          fmt::format("\"{}\" is not [IPv6]:port", text)));
+      return fail(Error::invalid_argument(fmt::format("\"{}\" is not [IPv6]:port", text)));
     out.host = std::string(text.substr(1, close - 1));
     port_text = text.substr(close + 2);
     in6_addr v6{};
@@ -196,8 +196,7 @@ Result<ListenAddress> parse_listen_address(std::string_view text) {
   }
   unsigned port = 0;
   auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
-  if (ec != std::errc() || end != port_text.data() + port_text.size() || port == 0 ||
-      port > 65535)
+  if (ec != std::errc() || end != port_text.data() + port_text.size() || port == 0 || port > 65535)
     return fail(Error::invalid_argument(fmt::format("\"{}\" is not a port number", port_text)));
   out.port = static_cast<std::uint16_t>(port);
   return out;
@@ -210,9 +209,8 @@ Result<ServerConfig> load_config(const std::filesystem::path& file) {
   try {
     root = toml::parse(*text, file.string());
   } catch (const toml::parse_error& error) {
-    return fail(Error::parse(fmt::format("{}:{}:{}: {}", file.string(),
-                                         error.source().begin.line, error.source().begin.column,
-                                         error.description())));
+    return fail(Error::parse(fmt::format("{}:{}:{}: {}", file.string(), error.source().begin.line,
+                                         error.source().begin.column, error.description())));
   }
   if (auto known = check_unknown_keys(root, file); !known) return fail(known.error());
 
@@ -224,8 +222,8 @@ Result<ServerConfig> load_config(const std::filesystem::path& file) {
   if (!domain) return fail(domain.error());
   auto prepared = xmpp::prepare_domainpart(*domain);
   if (!prepared)
-    return fail(Error::invalid_argument(fmt::format("{}: [server] domain: {}", file.string(),
-                                                    prepared.error().message)));
+    return fail(Error::invalid_argument(
+        fmt::format("{}: [server] domain: {}", file.string(), prepared.error().message)));
   config.domain = *prepared;
 
   auto certificate = reader.required_string("tls", "certificate");
@@ -258,8 +256,8 @@ Result<ServerConfig> load_config(const std::filesystem::path& file) {
   constexpr std::string_view kSqlite = "sqlite://";
   if (config.storage_url.starts_with(kSqlite) && config.storage_url.size() > kSqlite.size() &&
       config.storage_url[kSqlite.size()] != '/' && config.storage_url != "sqlite::memory:")
-    config.storage_url = std::string(kSqlite) +
-                         reader.resolve(config.storage_url.substr(kSqlite.size())).string();
+    config.storage_url =
+        std::string(kSqlite) + reader.resolve(config.storage_url.substr(kSqlite.size())).string();
 
   auto& limits = config.limits;
   const std::int64_t big = 1LL << 40;
@@ -292,9 +290,9 @@ Result<ServerConfig> load_config(const std::filesystem::path& file) {
   if (*muc_domain) {
     auto prepared_muc = xmpp::prepare_domainpart(**muc_domain);
     if (!prepared_muc || *prepared_muc == config.domain)
-      return fail(Error::invalid_argument(fmt::format(
-          "{}: [muc] domain must be a domain of its own, such as conference.{}", file.string(),
-          config.domain)));
+      return fail(Error::invalid_argument(
+          fmt::format("{}: [muc] domain must be a domain of its own, such as conference.{}",
+                      file.string(), config.domain)));
     config.muc.domain = *prepared_muc;
   }
   Result<void> muc_checks[] = {
@@ -309,8 +307,8 @@ Result<ServerConfig> load_config(const std::filesystem::path& file) {
   auto level = reader.string("log", "level");
   if (!level) return fail(level.error());
   if (*level) {
-    static const std::set<std::string, std::less<>> levels = {"trace", "debug", "info",
-                                                              "warn",  "error", "critical", "off"};
+    static const std::set<std::string, std::less<>> levels = {"trace", "debug",    "info", "warn",
+                                                              "error", "critical", "off"};
     if (!levels.contains(**level))
       return fail(Error::invalid_argument(
           fmt::format("{}: [log] level \"{}\" is not one of trace, debug, info, warn, error, "

@@ -75,7 +75,8 @@ TEST_P(BadConfigTest, IsRefusedWithFileLineAndKey) {
   const auto& row = GetParam();
   auto config = load(row.text);
   ASSERT_FALSE(config) << row.name;
-  EXPECT_NE(config.error().message.find("parleyd.toml"), std::string::npos) << config.error().message;
+  EXPECT_NE(config.error().message.find("parleyd.toml"), std::string::npos)
+      << config.error().message;
   EXPECT_NE(config.error().message.find(row.expected), std::string::npos) << config.error().message;
 }
 
@@ -86,19 +87,32 @@ const std::string kBase =
 INSTANTIATE_TEST_SUITE_P(
     Rows, BadConfigTest,
     ::testing::Values(
-        BadConfig{"typo", kBase + "[c2s]\nlisen = [\"127.0.0.1:5222\"]\n", ":9: unknown setting [c2s] lisen"},
-        BadConfig{"unknown table", kBase + "[c2s]\nlisten = [\"127.0.0.1:1\"]\n[s2s]\nx = 1\n", "unknown setting [s2s]"},
+        BadConfig{"typo", kBase + "[c2s]\nlisen = [\"127.0.0.1:5222\"]\n",
+                  ":9: unknown setting [c2s] lisen"},
+        BadConfig{"unknown table", kBase + "[c2s]\nlisten = [\"127.0.0.1:1\"]\n[s2s]\nx = 1\n",
+                  "unknown setting [s2s]"},
         BadConfig{"no listener", kBase + "[c2s]\n", "at least one address"},
-        BadConfig{"host name", kBase + "[c2s]\nlisten = [\"localhost:5222\"]\n", "not an IPv4 address"},
+        BadConfig{"host name", kBase + "[c2s]\nlisten = [\"localhost:5222\"]\n",
+                  "not an IPv4 address"},
         BadConfig{"no port", kBase + "[c2s]\nlisten = [\"127.0.0.1\"]\n", "has no port"},
         BadConfig{"port 0", kBase + "[c2s]\nlisten = [\"127.0.0.1:0\"]\n", "not a port number"},
         BadConfig{"bad ipv6", kBase + "[c2s]\nlisten = [\"[::g]:5222\"]\n", "not an IPv6 address"},
         BadConfig{"wrong type", kBase + "[c2s]\nlisten = \"127.0.0.1:5222\"\n", "must be a list"},
-        BadConfig{"missing domain", "[tls]\ncertificate = \"a\"\nkey = \"b\"\n", "[server] domain is required"},
-        BadConfig{"zero limit", kBase + "[c2s]\nlisten = [\"127.0.0.1:1\"]\n[limits]\nmax_connections_per_ip = 0\n", "integer from 1"},
-        BadConfig{"bool as string", kBase + "[c2s]\nlisten = [\"127.0.0.1:1\"]\ninsecure_allow_plain = \"yes\"\n", "true or false"},
-        BadConfig{"bad log level", kBase + "[c2s]\nlisten = [\"127.0.0.1:1\"]\n[log]\nlevel = \"loud\"\n", "not one of"},
-        BadConfig{"muc on the server domain", kBase + "[c2s]\nlisten = [\"127.0.0.1:1\"]\n[muc]\ndomain = \"example.test\"\n", "domain of its own"},
+        BadConfig{"missing domain", "[tls]\ncertificate = \"a\"\nkey = \"b\"\n",
+                  "[server] domain is required"},
+        BadConfig{
+            "zero limit",
+            kBase + "[c2s]\nlisten = [\"127.0.0.1:1\"]\n[limits]\nmax_connections_per_ip = 0\n",
+            "integer from 1"},
+        BadConfig{"bool as string",
+                  kBase + "[c2s]\nlisten = [\"127.0.0.1:1\"]\ninsecure_allow_plain = \"yes\"\n",
+                  "true or false"},
+        BadConfig{"bad log level",
+                  kBase + "[c2s]\nlisten = [\"127.0.0.1:1\"]\n[log]\nlevel = \"loud\"\n",
+                  "not one of"},
+        BadConfig{"muc on the server domain",
+                  kBase + "[c2s]\nlisten = [\"127.0.0.1:1\"]\n[muc]\ndomain = \"example.test\"\n",
+                  "domain of its own"},
         BadConfig{"not toml", "[server\ndomain = 1\n", "parleyd.toml:1"}),
     [](const ::testing::TestParamInfo<BadConfig>& row) {
       std::string name = row.param.name;

@@ -14,8 +14,8 @@ constexpr std::string_view kServerVersion = "0.1.0";
 // The features a client can discover on the server (XEP-0030 3.1).
 const std::vector<std::string_view>& server_features() {
   static const std::vector<std::string_view> features = {
-      kDiscoInfoNamespace, kDiscoItemsNamespace, kPingNamespace, kVersionNamespace,
-      kRosterNamespace,    "urn:xmpp:features:rosterver", "msgoffline", kCarbonsNamespace,
+      kDiscoInfoNamespace, kDiscoItemsNamespace,          kPingNamespace, kVersionNamespace,
+      kRosterNamespace,    "urn:xmpp:features:rosterver", "msgoffline",   kCarbonsNamespace,
   };
   return features;
 }
@@ -26,7 +26,9 @@ const xml::Element* payload(const xml::Element& iq) {
   return nullptr;
 }
 
-void reply(BoundSession& session, const xml::Element& result) { session.send_wire(to_wire(result)); }
+void reply(BoundSession& session, const xml::Element& result) {
+  session.send_wire(to_wire(result));
+}
 
 void reply_error(ServerServices& services, BoundSession& session, const xml::Element& iq,
                  ErrorType type, std::string_view condition) {
@@ -100,7 +102,8 @@ void account_iq(ServerServices& services, BoundSession& session, const xml::Elem
     identity.set_attribute("category", "account");
     identity.set_attribute("type", "registered");
     if (services.config.archive_enabled)
-      out.append_child(xml::Element(kDiscoInfoNamespace, "feature")).set_attribute("var", kMamNamespace);
+      out.append_child(xml::Element(kDiscoInfoNamespace, "feature"))
+          .set_attribute("var", kMamNamespace);
     return reply(session, result);
   }
   if (is_get && ns == kDiscoItemsNamespace && query.name().local_name == "query") {

@@ -1,9 +1,10 @@
 #include "server/message_archive.hpp"
 
+#include <fmt/format.h>
+
 #include <charconv>
 #include <chrono>
 #include <ctime>
-#include <fmt/format.h>
 
 #include "server/stanza.hpp"
 #include "xml/stream_parser.hpp"
@@ -85,7 +86,8 @@ std::optional<std::int64_t> parse_datetime_us(std::string_view text) {
   } else {
     return std::nullopt;
   }
-  std::chrono::year_month_day date{std::chrono::year(year), std::chrono::month(static_cast<unsigned>(month)),
+  std::chrono::year_month_day date{std::chrono::year(year),
+                                   std::chrono::month(static_cast<unsigned>(month)),
                                    std::chrono::day(static_cast<unsigned>(day))};
   if (!date.ok()) return std::nullopt;
   const std::int64_t days = std::chrono::sys_days(date).time_since_epoch().count();

@@ -74,8 +74,7 @@ Result<std::string> to_utf8(const std::u16string& text) {
     return fail(Error{ErrorKind::internal, "nickname key: UTF-16 to UTF-8 failed"});
   std::string out(static_cast<std::size_t>(length), '\0');
   status = U_ZERO_ERROR;
-  u_strToUTF8(out.data(), length, nullptr, text.data(), static_cast<int32_t>(text.size()),
-              &status);
+  u_strToUTF8(out.data(), length, nullptr, text.data(), static_cast<int32_t>(text.size()), &status);
   if (U_FAILURE(status)) return fail(Error{ErrorKind::internal, "nickname key: UTF-8 failed"});
   return out;
 }
@@ -118,8 +117,8 @@ Result<std::u16string> normalize_nfkc(const std::u16string& text) {
   UErrorCode status = U_ZERO_ERROR;
   const UNormalizer2* nfkc = unorm2_getNFKCInstance(&status);
   if (U_FAILURE(status)) return fail(Error{ErrorKind::internal, "ICU has no NFKC data"});
-  const int32_t length = unorm2_normalize(nfkc, text.data(), static_cast<int32_t>(text.size()),
-                                          nullptr, 0, &status);
+  const int32_t length =
+      unorm2_normalize(nfkc, text.data(), static_cast<int32_t>(text.size()), nullptr, 0, &status);
   if (status != U_BUFFER_OVERFLOW_ERROR && U_FAILURE(status))
     return fail(Error{ErrorKind::internal, "nickname key: NFKC failed"});
   std::u16string out(static_cast<std::size_t>(length), u'\0');

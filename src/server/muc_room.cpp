@@ -279,27 +279,38 @@ void add_field(xml::Element& form, std::string_view type, std::string_view var,
   add_child(field, "value").append_text(value);
 }
 
-std::string_view boolean_value(bool value) { return value ? "1" : "0"; }
+std::string_view boolean_value(bool value) {
+  return value ? "1" : "0";
+}
 
 }  // namespace
 
 std::string_view to_string(Affiliation affiliation) {
   switch (affiliation) {
-    case Affiliation::outcast: return "outcast";
-    case Affiliation::none: return "none";
-    case Affiliation::member: return "member";
-    case Affiliation::admin: return "admin";
-    case Affiliation::owner: return "owner";
+    case Affiliation::outcast:
+      return "outcast";
+    case Affiliation::none:
+      return "none";
+    case Affiliation::member:
+      return "member";
+    case Affiliation::admin:
+      return "admin";
+    case Affiliation::owner:
+      return "owner";
   }
   return "none";
 }
 
 std::string_view to_string(Role role) {
   switch (role) {
-    case Role::none: return "none";
-    case Role::visitor: return "visitor";
-    case Role::participant: return "participant";
-    case Role::moderator: return "moderator";
+    case Role::none:
+      return "none";
+    case Role::visitor:
+      return "visitor";
+    case Role::participant:
+      return "participant";
+    case Role::moderator:
+      return "moderator";
   }
   return "none";
 }
@@ -372,10 +383,13 @@ Affiliation MucRoom::affiliation_of(const BoundSession& session) const {
 Role MucRoom::default_role(Affiliation affiliation) const {
   switch (affiliation) {
     case Affiliation::owner:
-    case Affiliation::admin: return Role::moderator;  // 5.1: recommended, and what users expect
+    case Affiliation::admin:
+      return Role::moderator;  // 5.1: recommended, and what users expect
     case Affiliation::member:
-    case Affiliation::none: return Role::participant;  // no moderated rooms yet
-    case Affiliation::outcast: return Role::none;
+    case Affiliation::none:
+      return Role::participant;  // no moderated rooms yet
+    case Affiliation::outcast:
+      return Role::none;
   }
   return Role::none;
 }
@@ -389,9 +403,9 @@ std::string MucRoom::address_of(const Occupant& occupant) const {
 }
 
 std::size_t MucRoom::owner_count() const {
-  return static_cast<std::size_t>(std::count_if(
-      affiliations_.begin(), affiliations_.end(),
-      [](const auto& entry) { return entry.second == Affiliation::owner; }));
+  return static_cast<std::size_t>(
+      std::count_if(affiliations_.begin(), affiliations_.end(),
+                    [](const auto& entry) { return entry.second == Affiliation::owner; }));
 }
 
 void MucRoom::reply_error(BoundSession& session, const xml::Element& stanza, ErrorType type,
@@ -632,8 +646,7 @@ void MucRoom::leave(BoundSession& session, const xml::Element* presence, bool te
   remove_occupant(*occupant, {.unavailable = true}, tell_leaver ? nullptr : &session);
 }
 
-void MucRoom::remove_occupant(Occupant& occupant, PresenceNotice notice,
-                              const BoundSession* skip) {
+void MucRoom::remove_occupant(Occupant& occupant, PresenceNotice notice, const BoundSession* skip) {
   notice.unavailable = true;
   broadcast_presence(occupant, notice, skip);
   for (BoundSession* session : occupant.sessions) {
@@ -656,8 +669,9 @@ void MucRoom::session_replaced(const BoundSession& old_session, BoundSession& ne
   context_.sessions.remove(old_session, localpart_);
   Occupant* occupant = occupant_by_key(key);
   if (occupant == nullptr) return;
-  std::replace_if(occupant->sessions.begin(), occupant->sessions.end(),
-                  [&](const BoundSession* each) { return each == &old_session; }, &new_session);
+  std::replace_if(
+      occupant->sessions.begin(), occupant->sessions.end(),
+      [&](const BoundSession* each) { return each == &old_session; }, &new_session);
   key_of_session_[&new_session] = key;
   context_.sessions.add(new_session, localpart_);
 }
@@ -976,8 +990,7 @@ void MucRoom::disco_info(BoundSession& session, const xml::Element& iq) {
   form.set_attribute("type", "result");
   add_field(form, "hidden", "FORM_TYPE", {}, kMucRoomInfoFormType);
   add_field(form, "text-single", "muc#roomconfig_roomname", "Name", display_name());
-  add_field(form, "text-single", "muc#roominfo_description", "Description",
-            settings_.description);
+  add_field(form, "text-single", "muc#roominfo_description", "Description", settings_.description);
   add_field(form, "text-single", "muc#roominfo_occupants", "Number of occupants",
             std::to_string(occupants_.size()));
   add_field(form, "boolean", "muc#roominfo_changesubject", "Occupants may change the subject",
@@ -1129,14 +1142,13 @@ void MucRoom::owner_set(BoundSession& session, const xml::Element& iq, const xml
   const RoomSettings previous = std::exchange(settings_, next);
   session.send_wire(to_wire(make_iq_result(iq, jid_)));
   // 10.2.1: occupants hear that the configuration changed, and how privacy changed.
-  const bool changed = previous.name != next.name || previous.description != next.description ||
-                       previous.is_public != next.is_public ||
-                       previous.members_only != next.members_only ||
-                       previous.participants_invite != next.participants_invite ||
-                       previous.participants_change_subject != next.participants_change_subject ||
-                       previous.non_anonymous != next.non_anonymous ||
-                       previous.password != next.password ||
-                       previous.max_occupants != next.max_occupants;
+  const bool changed =
+      previous.name != next.name || previous.description != next.description ||
+      previous.is_public != next.is_public || previous.members_only != next.members_only ||
+      previous.participants_invite != next.participants_invite ||
+      previous.participants_change_subject != next.participants_change_subject ||
+      previous.non_anonymous != next.non_anonymous || previous.password != next.password ||
+      previous.max_occupants != next.max_occupants;
   if (changed) {
     std::vector<int> statuses = {kStatusConfigurationChanged};
     if (previous.non_anonymous != next.non_anonymous)
@@ -1155,8 +1167,7 @@ void MucRoom::owner_set(BoundSession& session, const xml::Element& iq, const xml
   }
 }
 
-void MucRoom::destroy(BoundSession& session, const xml::Element& iq,
-                      const xml::Element& request) {
+void MucRoom::destroy(BoundSession& session, const xml::Element& iq, const xml::Element& request) {
   // 10.9: every occupant gets its own unavailable presence with the <destroy/> notice.
   xml::Element notice_element(kMucUserNamespace, "destroy");
   if (const std::string* alternate = request.attribute("jid"))
@@ -1354,11 +1365,12 @@ void MucRoom::apply_affiliation(const std::string& bare_jid, const std::string& 
     Occupant* occupant = occupant_by_key(key);
     if (occupant == nullptr) continue;
     if (affiliation == Affiliation::outcast) {
-      remove_occupant(*occupant, {.statuses = {kStatusBanned}, .actor_nick = actor_nick,
-                                  .reason = reason});
+      remove_occupant(*occupant,
+                      {.statuses = {kStatusBanned}, .actor_nick = actor_nick, .reason = reason});
     } else if (settings_.members_only && affiliation < Affiliation::member) {
-      remove_occupant(*occupant, {.statuses = {kStatusAffiliationChange},
-                                  .actor_nick = actor_nick, .reason = reason});
+      remove_occupant(
+          *occupant,
+          {.statuses = {kStatusAffiliationChange}, .actor_nick = actor_nick, .reason = reason});
     } else {
       const Role implied = default_role(affiliation);
       Role role = occupant->role;
@@ -1373,8 +1385,8 @@ void MucRoom::set_role(Occupant& occupant, Role role, const std::string& actor_n
                        const std::string& reason) {
   if (role == Role::none) {
     // 8.2: a kick.
-    return remove_occupant(occupant, {.statuses = {kStatusKicked}, .actor_nick = actor_nick,
-                                      .reason = reason});
+    return remove_occupant(
+        occupant, {.statuses = {kStatusKicked}, .actor_nick = actor_nick, .reason = reason});
   }
   const bool now_sees_jids = !sees_real_jids(occupant) && role == Role::moderator;
   occupant.role = role;

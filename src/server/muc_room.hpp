@@ -252,7 +252,7 @@ class MucRoom {
   const std::string jid_;
   RoomSettings settings_;
   std::map<std::string, Affiliation, std::less<>> affiliations_;  // bare JID -> not none
-  std::map<std::string, Occupant, std::less<>> occupants_;       // by nick_key
+  std::map<std::string, Occupant, std::less<>> occupants_;        // by nick_key
   std::unordered_map<const BoundSession*, std::string> key_of_session_;
   std::deque<HistoryEntry> history_;
   std::size_t history_bytes_ = 0;

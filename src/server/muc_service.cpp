@@ -31,12 +31,12 @@ const xml::Element* first_element_child(const xml::Element& element) {
 }  // namespace
 
 MucService::MucService(ServerServices& services, std::function<std::int64_t()> clock)
-    : context_{.services = services,
-               .config = services.config.muc,
-               .clock = clock ? std::move(clock)
-                              : std::function<std::int64_t()>(system_unix_seconds),
-               .occupant_id_secret = random_id(32),
-               .sessions = {}} {}
+    : context_{
+          .services = services,
+          .config = services.config.muc,
+          .clock = clock ? std::move(clock) : std::function<std::int64_t()>(system_unix_seconds),
+          .occupant_id_secret = random_id(32),
+          .sessions = {}} {}
 
 const MucRoom* MucService::find_room(std::string_view localpart) const {
   auto it = rooms_.find(localpart);
@@ -80,17 +80,25 @@ void MucService::handle(BoundSession& from, xml::Element stanza, const xmpp::Jid
         if (kind == StanzaKind::iq && type != "get" && type != "set") return;
         return reply_error(from, stanza, ErrorType::cancel, "item-not-found",
                            "there is no such room");
-      case StanzaKind::other: return;
+      case StanzaKind::other:
+        return;
     }
     return;
   }
   const std::string localpart = to.localpart();
   MucRoom& room = *it->second;
   switch (kind) {
-    case StanzaKind::presence: room.handle_presence(from, std::move(stanza), to); break;
-    case StanzaKind::message: room.handle_message(from, std::move(stanza), to); break;
-    case StanzaKind::iq: room.handle_iq(from, stanza, to); break;
-    case StanzaKind::other: break;
+    case StanzaKind::presence:
+      room.handle_presence(from, std::move(stanza), to);
+      break;
+    case StanzaKind::message:
+      room.handle_message(from, std::move(stanza), to);
+      break;
+    case StanzaKind::iq:
+      room.handle_iq(from, stanza, to);
+      break;
+    case StanzaKind::other:
+      break;
   }
   erase_if_empty(localpart);
 }
@@ -169,9 +177,9 @@ void MucService::service_iq(BoundSession& from, const xml::Element& iq, const xm
     identity.set_attribute("category", "conference");
     identity.set_attribute("type", "text");
     identity.set_attribute("name", kServiceName);
-    for (std::string_view feature : {kDiscoInfoNamespace, kDiscoItemsNamespace, kMucNamespace,
-                                     kMucUniqueNamespace, kPingNamespace, kRsmNamespace,
-                                     kOccupantIdNamespace})
+    for (std::string_view feature :
+         {kDiscoInfoNamespace, kDiscoItemsNamespace, kMucNamespace, kMucUniqueNamespace,
+          kPingNamespace, kRsmNamespace, kOccupantIdNamespace})
       out.append_child(xml::Element(kDiscoInfoNamespace, "feature")).set_attribute("var", feature);
     return from.send_wire(to_wire(result));
   }

@@ -193,12 +193,8 @@ TEST(MucNickname, ComparisonKeys) {
     std::string_view key;  // "" means refused
   };
   const Case cases[] = {
-      {"Alice", "alice"},
-      {"alice", "alice"},
-      {"  Bob   Smith ", "bob smith"},
-      {"R2-D2", "r2-d2"},
-      {"   ", ""},
-      {"", ""},
+      {"Alice", "alice"}, {"alice", "alice"}, {"  Bob   Smith ", "bob smith"},
+      {"R2-D2", "r2-d2"}, {"   ", ""},        {"", ""},
   };
   for (const auto& c : cases) {
     auto key = nickname_comparison_key(c.nickname);
@@ -224,8 +220,9 @@ TEST(MucNickname, UnicodeFormsCompareEqual) {
 // Creating and entering
 
 TEST_F(MucTest, FirstJoinCreatesAnInstantRoomOwnedByTheCreator) {
-  send(alice_, "<presence id='j1' to='room@conference.example.test/Alice'>"
-               "<x xmlns='http://jabber.org/protocol/muc'/></presence>");
+  send(alice_,
+       "<presence id='j1' to='room@conference.example.test/Alice'>"
+       "<x xmlns='http://jabber.org/protocol/muc'/></presence>");
   EXPECT_EQ(muc_.room_count(), 1u);
   auto got = alice_.take();
   ASSERT_EQ(got.size(), 2u);  // self-presence, then the (empty) subject
@@ -301,9 +298,9 @@ TEST_F(MucTest, JoinErrors) {
     std::string expected;
   };
   const Case cases[] = {
-      {"Alice", "cancel/conflict"},          // taken
-      {"aLiCe", "cancel/conflict"},          // taken, in another case
-      {"Carol", "wait/service-unavailable"}, // room full
+      {"Alice", "cancel/conflict"},           // taken
+      {"aLiCe", "cancel/conflict"},           // taken, in another case
+      {"Carol", "wait/service-unavailable"},  // room full
   };
   for (const auto& c : cases) {
     join(carol_, c.nick);
@@ -407,10 +404,11 @@ TEST_F(MucTest, GroupchatIsReflectedToEveryoneFromTheSendersNickname) {
 
 TEST_F(MucTest, ForgedOccupantIdAndStanzaIdAreRemoved) {
   alice_and_bob();
-  send(bob_, "<message type='groupchat' to='room@conference.example.test'><body>x</body>"
-             "<occupant-id xmlns='urn:xmpp:occupant-id:0' id='forged'/>"
-             "<stanza-id xmlns='urn:xmpp:sid:0' by='room@conference.example.test' id='forged'/>"
-             "</message>");
+  send(bob_,
+       "<message type='groupchat' to='room@conference.example.test'><body>x</body>"
+       "<occupant-id xmlns='urn:xmpp:occupant-id:0' id='forged'/>"
+       "<stanza-id xmlns='urn:xmpp:sid:0' by='room@conference.example.test' id='forged'/>"
+       "</message>");
   auto got = alice_.take();
   ASSERT_EQ(got.size(), 1u);
   const xml::Element* occupant_id = got[0].first_child(kOccupantIdNamespace, "occupant-id");
@@ -448,8 +446,9 @@ TEST_F(MucTest, NonOccupantCannotSendToTheRoom) {
   EXPECT_EQ(bob_.pending(), 0u);
 
   // A message to a room that does not exist.
-  send(carol_, "<message type='groupchat' to='nowhere@conference.example.test'><body>x</body>"
-               "</message>");
+  send(carol_,
+       "<message type='groupchat' to='nowhere@conference.example.test'><body>x</body>"
+       "</message>");
   got = carol_.take();
   ASSERT_EQ(got.size(), 1u);
   EXPECT_EQ(error_of(got[0]), "cancel/item-not-found");
@@ -457,8 +456,9 @@ TEST_F(MucTest, NonOccupantCannotSendToTheRoom) {
 
 TEST_F(MucTest, PrivateMessagesGoToTheOccupantFromTheSendersRoomAddress) {
   alice_and_bob();
-  send(bob_, "<message type='chat' id='pm1' to='room@conference.example.test/alice'>"
-             "<body>psst</body></message>");
+  send(bob_,
+       "<message type='chat' id='pm1' to='room@conference.example.test/alice'>"
+       "<body>psst</body></message>");
   auto got = alice_.take();
   ASSERT_EQ(got.size(), 1u);
   EXPECT_EQ(attribute(got[0], "from"), "room@conference.example.test/Bob");
@@ -501,8 +501,9 @@ TEST_F(MucTest, HistoryIsSentOnJoinWithDelayBeforeTheSubject) {
   say(alice_, "first", "h1");
   now_ += 60;
   say(bob_, "second", "h2");
-  send(bob_, "<message type='groupchat' to='room@conference.example.test'>"
-             "<composing xmlns='http://jabber.org/protocol/chatstates'/></message>");  // not kept
+  send(bob_,
+       "<message type='groupchat' to='room@conference.example.test'>"
+       "<composing xmlns='http://jabber.org/protocol/chatstates'/></message>");  // not kept
   join(carol_, "Carol");
   auto got = carol_.take();
   // Alice, Bob, self, two history messages, subject.
@@ -556,8 +557,9 @@ TEST_F(MucTest, HistoryIsBoundedAndHonoursTheJoinersLimits) {
 TEST_F(MucTest, SubjectChangesAreBroadcastAndSentOnJoin) {
   alice_and_bob();
   // Participants may set the subject in a new room.
-  send(bob_, "<message type='groupchat' to='room@conference.example.test'>"
-             "<subject>Plans for Friday</subject></message>");
+  send(bob_,
+       "<message type='groupchat' to='room@conference.example.test'>"
+       "<subject>Plans for Friday</subject></message>");
   for (FakeSession* session : {&alice_, &bob_}) {
     auto got = session->take();
     ASSERT_EQ(got.size(), 1u);
@@ -582,8 +584,9 @@ TEST_F(MucTest, SubjectChangesAreBroadcastAndSentOnJoin) {
   auto bob_got = bob_.take();
   ASSERT_EQ(bob_got.size(), 1u);
   EXPECT_TRUE(has_status(bob_got[0], 104));
-  send(bob_, "<message type='groupchat' to='room@conference.example.test'>"
-             "<subject>mine now</subject></message>");
+  send(bob_,
+       "<message type='groupchat' to='room@conference.example.test'>"
+       "<subject>mine now</subject></message>");
   bob_got = bob_.take();
   ASSERT_EQ(bob_got.size(), 1u);
   EXPECT_EQ(error_of(bob_got[0]), "auth/forbidden");
@@ -594,8 +597,9 @@ TEST_F(MucTest, SubjectChangesAreBroadcastAndSentOnJoin) {
 
 TEST_F(MucTest, LeavingTellsTheOthersAndTheLeaver) {
   alice_and_bob();
-  send(bob_, "<presence type='unavailable' to='room@conference.example.test/Bob'>"
-             "<status>gone fishing</status></presence>");
+  send(bob_,
+       "<presence type='unavailable' to='room@conference.example.test/Bob'>"
+       "<status>gone fishing</status></presence>");
   auto got = alice_.take();
   ASSERT_EQ(got.size(), 1u);
   EXPECT_EQ(attribute(got[0], "type"), "unavailable");
@@ -625,8 +629,8 @@ TEST_F(MucTest, SessionEndedLeavesEveryRoomAndEmptyRoomsEnd) {
   ASSERT_EQ(got.size(), 1u);
   EXPECT_EQ(attribute(got[0], "type"), "unavailable");
   EXPECT_EQ(attribute(got[0], "from"), "room@conference.example.test/Bob");
-  EXPECT_EQ(bob_.pending(), 0u);        // a gone session is not written to... by its own rooms
-  EXPECT_EQ(muc_.room_count(), 1u);     // "second" had only Bob
+  EXPECT_EQ(bob_.pending(), 0u);     // a gone session is not written to... by its own rooms
+  EXPECT_EQ(muc_.room_count(), 1u);  // "second" had only Bob
   EXPECT_EQ(muc_.find_room("second"), nullptr);
 
   muc_.session_ended(alice_);
@@ -673,9 +677,10 @@ TEST_F(MucTest, ResumedSessionTakesTheOldOnesPlace) {
 
 TEST_F(MucTest, PresenceErrorFromAnOccupantRemovesIt) {
   alice_and_bob();
-  send(bob_, "<presence type='error' to='room@conference.example.test/Bob'>"
-             "<error type='cancel'><gone xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error>"
-             "</presence>");
+  send(bob_,
+       "<presence type='error' to='room@conference.example.test/Bob'>"
+       "<error type='cancel'><gone xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error>"
+       "</presence>");
   auto got = alice_.take();
   ASSERT_EQ(got.size(), 1u);
   EXPECT_EQ(attribute(got[0], "type"), "unavailable");
@@ -735,19 +740,22 @@ TEST_F(MucTest, ModeratorKicksAndParticipantCannot) {
   bob_.take();
   carol_.take();
   // A participant may not kick.
-  send(bob_, "<iq type='set' id='k0' to='room@conference.example.test'>"
-             "<query xmlns='http://jabber.org/protocol/muc#admin'>"
-             "<item nick='Carol' role='none'/></query></iq>");
+  send(bob_,
+       "<iq type='set' id='k0' to='room@conference.example.test'>"
+       "<query xmlns='http://jabber.org/protocol/muc#admin'>"
+       "<item nick='Carol' role='none'/></query></iq>");
   EXPECT_EQ(error_of(bob_.take().at(0)), "auth/forbidden");
   // Nobody kicks the owner.
-  send(alice_, "<iq type='set' id='k1' to='room@conference.example.test'>"
-               "<query xmlns='http://jabber.org/protocol/muc#admin'>"
-               "<item nick='Alice' role='none'/></query></iq>");
+  send(alice_,
+       "<iq type='set' id='k1' to='room@conference.example.test'>"
+       "<query xmlns='http://jabber.org/protocol/muc#admin'>"
+       "<item nick='Alice' role='none'/></query></iq>");
   EXPECT_EQ(error_of(alice_.take().at(0)), "cancel/not-allowed");
 
-  send(alice_, "<iq type='set' id='k2' to='room@conference.example.test'>"
-               "<query xmlns='http://jabber.org/protocol/muc#admin'>"
-               "<item nick='Carol' role='none'><reason>spam</reason></item></query></iq>");
+  send(alice_,
+       "<iq type='set' id='k2' to='room@conference.example.test'>"
+       "<query xmlns='http://jabber.org/protocol/muc#admin'>"
+       "<item nick='Carol' role='none'><reason>spam</reason></item></query></iq>");
   auto carol_got = carol_.take();
   ASSERT_EQ(carol_got.size(), 1u);
   EXPECT_EQ(attribute(carol_got[0], "type"), "unavailable");
@@ -769,9 +777,10 @@ TEST_F(MucTest, ModeratorKicksAndParticipantCannot) {
 
 TEST_F(MucTest, BanRemovesAndKeepsOut) {
   alice_and_bob();
-  send(alice_, "<iq type='set' id='b1' to='room@conference.example.test'>"
-               "<query xmlns='http://jabber.org/protocol/muc#admin'>"
-               "<item jid='bob@example.test' affiliation='outcast'/></query></iq>");
+  send(alice_,
+       "<iq type='set' id='b1' to='room@conference.example.test'>"
+       "<query xmlns='http://jabber.org/protocol/muc#admin'>"
+       "<item jid='bob@example.test' affiliation='outcast'/></query></iq>");
   auto got = bob_.take();
   ASSERT_EQ(got.size(), 1u);
   EXPECT_TRUE(has_status(got[0], 301));
@@ -783,9 +792,10 @@ TEST_F(MucTest, BanRemovesAndKeepsOut) {
 
   // The ban list shows him; a non-admin may not read it.
   alice_.take();
-  send(alice_, "<iq type='get' id='l1' to='room@conference.example.test'>"
-               "<query xmlns='http://jabber.org/protocol/muc#admin'>"
-               "<item affiliation='outcast'/></query></iq>");
+  send(alice_,
+       "<iq type='get' id='l1' to='room@conference.example.test'>"
+       "<query xmlns='http://jabber.org/protocol/muc#admin'>"
+       "<item affiliation='outcast'/></query></iq>");
   got = alice_.take();
   ASSERT_EQ(got.size(), 1u);
   const xml::Element* query = got[0].first_child(kMucAdminNamespace, "query");
@@ -794,9 +804,10 @@ TEST_F(MucTest, BanRemovesAndKeepsOut) {
   EXPECT_EQ(attribute(*query->first_child(kMucAdminNamespace, "item"), "jid"), "bob@example.test");
 
   // The last owner cannot step down.
-  send(alice_, "<iq type='set' id='o1' to='room@conference.example.test'>"
-               "<query xmlns='http://jabber.org/protocol/muc#admin'>"
-               "<item jid='alice@example.test' affiliation='member'/></query></iq>");
+  send(alice_,
+       "<iq type='set' id='o1' to='room@conference.example.test'>"
+       "<query xmlns='http://jabber.org/protocol/muc#admin'>"
+       "<item jid='alice@example.test' affiliation='member'/></query></iq>");
   EXPECT_EQ(error_of(alice_.take().at(0)), "cancel/conflict");
 }
 
@@ -830,9 +841,10 @@ TEST_F(MucTest, MembersOnlyRoomAdmitsInvitees) {
 
   join(carol_, "Carol");
   EXPECT_EQ(error_of(carol_.take().at(0)), "auth/registration-required");
-  send(alice_, "<message to='room@conference.example.test'>"
-               "<x xmlns='http://jabber.org/protocol/muc#user'>"
-               "<invite to='carol@example.test'><reason>join us</reason></invite></x></message>");
+  send(alice_,
+       "<message to='room@conference.example.test'>"
+       "<x xmlns='http://jabber.org/protocol/muc#user'>"
+       "<invite to='carol@example.test'><reason>join us</reason></invite></x></message>");
   got = carol_.take();
   ASSERT_EQ(got.size(), 1u);
   EXPECT_EQ(attribute(got[0], "from"), kRoom);
@@ -846,9 +858,10 @@ TEST_F(MucTest, MembersOnlyRoomAdmitsInvitees) {
   EXPECT_EQ(attribute(*item_of(got[1]), "affiliation"), "member");
 
   // A participant of a members-only room may not invite.
-  send(carol_, "<message to='room@conference.example.test'>"
-               "<x xmlns='http://jabber.org/protocol/muc#user'>"
-               "<invite to='bob@example.test'/></x></message>");
+  send(carol_,
+       "<message to='room@conference.example.test'>"
+       "<x xmlns='http://jabber.org/protocol/muc#user'>"
+       "<invite to='bob@example.test'/></x></message>");
   EXPECT_EQ(error_of(carol_.take().at(0)), "auth/forbidden");
   services_.router.remove(carol_);
 }
@@ -870,23 +883,25 @@ TEST_F(MucTest, NonAnonymousRoomShowsRealJidsToEveryone) {
 
 TEST_F(MucTest, OnlyOwnersConfigureAndDestroy) {
   alice_and_bob();
-  send(bob_, "<iq type='get' id='c1' to='room@conference.example.test'>"
-             "<query xmlns='http://jabber.org/protocol/muc#owner'/></iq>");
+  send(bob_,
+       "<iq type='get' id='c1' to='room@conference.example.test'>"
+       "<query xmlns='http://jabber.org/protocol/muc#owner'/></iq>");
   EXPECT_EQ(error_of(bob_.take().at(0)), "auth/forbidden");
-  send(alice_, "<iq type='get' id='c2' to='room@conference.example.test'>"
-               "<query xmlns='http://jabber.org/protocol/muc#owner'/></iq>");
+  send(alice_,
+       "<iq type='get' id='c2' to='room@conference.example.test'>"
+       "<query xmlns='http://jabber.org/protocol/muc#owner'/></iq>");
   auto got = alice_.take();
   ASSERT_EQ(got.size(), 1u);
-  const xml::Element* form = got[0]
-                                 .first_child(kMucOwnerNamespace, "query")
-                                 ->first_child(kDataFormsNamespace, "x");
+  const xml::Element* form =
+      got[0].first_child(kMucOwnerNamespace, "query")->first_child(kDataFormsNamespace, "x");
   ASSERT_NE(form, nullptr);
   EXPECT_EQ(attribute(*form, "type"), "form");
 
-  send(alice_, "<iq type='set' id='d1' to='room@conference.example.test'>"
-               "<query xmlns='http://jabber.org/protocol/muc#owner'>"
-               "<destroy jid='new@conference.example.test'><reason>moved</reason></destroy>"
-               "</query></iq>");
+  send(alice_,
+       "<iq type='set' id='d1' to='room@conference.example.test'>"
+       "<query xmlns='http://jabber.org/protocol/muc#owner'>"
+       "<destroy jid='new@conference.example.test'><reason>moved</reason></destroy>"
+       "</query></iq>");
   got = bob_.take();
   ASSERT_EQ(got.size(), 1u);
   EXPECT_EQ(attribute(got[0], "type"), "unavailable");
@@ -906,8 +921,9 @@ TEST_F(MucTest, OnlyOwnersConfigureAndDestroy) {
 // Discovery and pings
 
 TEST_F(MucTest, ServiceDisco) {
-  send(alice_, "<iq type='get' id='d1' to='conference.example.test'>"
-               "<query xmlns='http://jabber.org/protocol/disco#info'/></iq>");
+  send(alice_,
+       "<iq type='get' id='d1' to='conference.example.test'>"
+       "<query xmlns='http://jabber.org/protocol/disco#info'/></iq>");
   auto got = alice_.take();
   ASSERT_EQ(got.size(), 1u);
   EXPECT_EQ(attribute(got[0], "type"), "result");
@@ -926,13 +942,15 @@ TEST_F(MucTest, ServiceDisco) {
   // Public rooms are listed; hidden ones are not.
   join(alice_, "Alice");
   send(bob_, "<presence to='secret@conference.example.test/Bob'/>");
-  send(bob_, "<iq type='set' id='h' to='secret@conference.example.test'>"
-             "<query xmlns='http://jabber.org/protocol/muc#owner'>"
-             "<x xmlns='jabber:x:data' type='submit'>" +
-                 field("muc#roomconfig_publicroom", "0") + "</x></query></iq>");
+  send(bob_,
+       "<iq type='set' id='h' to='secret@conference.example.test'>"
+       "<query xmlns='http://jabber.org/protocol/muc#owner'>"
+       "<x xmlns='jabber:x:data' type='submit'>" +
+           field("muc#roomconfig_publicroom", "0") + "</x></query></iq>");
   alice_.take();
-  send(alice_, "<iq type='get' id='d2' to='conference.example.test'>"
-               "<query xmlns='http://jabber.org/protocol/disco#items'/></iq>");
+  send(alice_,
+       "<iq type='get' id='d2' to='conference.example.test'>"
+       "<query xmlns='http://jabber.org/protocol/disco#items'/></iq>");
   got = alice_.take();
   ASSERT_EQ(got.size(), 1u);
   query = got[0].first_child(kDiscoItemsNamespace, "query");
@@ -947,9 +965,10 @@ TEST_F(MucTest, DiscoItemsPagesWithRsm) {
   for (std::string name : {"a", "b", "c"})
     send(alice_, "<presence to='" + name + "@conference.example.test/Alice'/>");
   alice_.take();
-  send(alice_, "<iq type='get' id='p1' to='conference.example.test'>"
-               "<query xmlns='http://jabber.org/protocol/disco#items'>"
-               "<set xmlns='http://jabber.org/protocol/rsm'><max>2</max></set></query></iq>");
+  send(alice_,
+       "<iq type='get' id='p1' to='conference.example.test'>"
+       "<query xmlns='http://jabber.org/protocol/disco#items'>"
+       "<set xmlns='http://jabber.org/protocol/rsm'><max>2</max></set></query></iq>");
   auto got = alice_.take();
   const xml::Element* query = got.at(0).first_child(kDiscoItemsNamespace, "query");
   ASSERT_NE(query, nullptr);
@@ -957,10 +976,11 @@ TEST_F(MucTest, DiscoItemsPagesWithRsm) {
   ASSERT_NE(set, nullptr);
   EXPECT_EQ(set->first_child("http://jabber.org/protocol/rsm", "count")->text(), "3");
   EXPECT_EQ(set->first_child("http://jabber.org/protocol/rsm", "last")->text(), "b");
-  send(alice_, "<iq type='get' id='p2' to='conference.example.test'>"
-               "<query xmlns='http://jabber.org/protocol/disco#items'>"
-               "<set xmlns='http://jabber.org/protocol/rsm'><max>2</max><after>b</after></set>"
-               "</query></iq>");
+  send(alice_,
+       "<iq type='get' id='p2' to='conference.example.test'>"
+       "<query xmlns='http://jabber.org/protocol/disco#items'>"
+       "<set xmlns='http://jabber.org/protocol/rsm'><max>2</max><after>b</after></set>"
+       "</query></iq>");
   got = alice_.take();
   query = got.at(0).first_child(kDiscoItemsNamespace, "query");
   const xml::Element* item = query->first_child(kDiscoItemsNamespace, "item");
@@ -970,8 +990,9 @@ TEST_F(MucTest, DiscoItemsPagesWithRsm) {
 
 TEST_F(MucTest, RoomDisco) {
   alice_and_bob();
-  send(carol_, "<iq type='get' id='r1' to='room@conference.example.test'>"
-               "<query xmlns='http://jabber.org/protocol/disco#info'/></iq>");
+  send(carol_,
+       "<iq type='get' id='r1' to='room@conference.example.test'>"
+       "<query xmlns='http://jabber.org/protocol/disco#info'/></iq>");
   auto got = carol_.take();
   ASSERT_EQ(got.size(), 1u);
   const xml::Element* query = got[0].first_child(kDiscoInfoNamespace, "query");
@@ -980,15 +1001,16 @@ TEST_F(MucTest, RoomDisco) {
   for (const auto& child : query->children())
     if (child.is_element() && child.element().name().local_name == "feature")
       features.push_back(attribute(child.element(), "var"));
-  for (std::string_view expected : {"http://jabber.org/protocol/muc", "muc_public", "muc_open",
-                                    "muc_temporary", "muc_semianonymous", "muc_unmoderated",
-                                    "muc_unsecured"})
+  for (std::string_view expected :
+       {"http://jabber.org/protocol/muc", "muc_public", "muc_open", "muc_temporary",
+        "muc_semianonymous", "muc_unmoderated", "muc_unsecured"})
     EXPECT_NE(std::find(features.begin(), features.end(), expected), features.end()) << expected;
   EXPECT_EQ(attribute(*query->first_child(kDiscoInfoNamespace, "identity"), "category"),
             "conference");
 
-  send(carol_, "<iq type='get' id='r2' to='nowhere@conference.example.test'>"
-               "<query xmlns='http://jabber.org/protocol/disco#info'/></iq>");
+  send(carol_,
+       "<iq type='get' id='r2' to='nowhere@conference.example.test'>"
+       "<query xmlns='http://jabber.org/protocol/disco#info'/></iq>");
   EXPECT_EQ(error_of(carol_.take().at(0)), "cancel/item-not-found");
 }
 

@@ -29,8 +29,12 @@ xml::Element item_element(const RosterItem& item, bool removed) {
   return element;
 }
 
-bool has_to(Subscription s) { return s == Subscription::to || s == Subscription::both; }
-bool has_from(Subscription s) { return s == Subscription::from || s == Subscription::both; }
+bool has_to(Subscription s) {
+  return s == Subscription::to || s == Subscription::both;
+}
+bool has_from(Subscription s) {
+  return s == Subscription::from || s == Subscription::both;
+}
 Subscription with(bool to, bool from) {
   if (to && from) return Subscription::both;
   if (to) return Subscription::to;
@@ -39,7 +43,9 @@ Subscription with(bool to, bool from) {
 }
 
 // The account part of a local bare JID ("alice" of "alice@example.test").
-std::string owner_of(const xmpp::Jid& jid) { return jid.localpart(); }
+std::string owner_of(const xmpp::Jid& jid) {
+  return jid.localpart();
+}
 
 bool is_local_account(ServerServices& services, const xmpp::Jid& jid) {
   if (jid.domainpart() != services.domain || !jid.has_localpart()) return false;
@@ -95,8 +101,8 @@ void send_current_presence(ServerServices& services, const xmpp::Jid& from, cons
                            bool unavailable) {
   for (BoundSession* source : services.router.sessions_of(from.bare_string())) {
     if (!source->available()) continue;
-    xml::Element presence = unavailable ? xml::Element(kClientNamespace, "presence")
-                                        : *source->last_presence();
+    xml::Element presence =
+        unavailable ? xml::Element(kClientNamespace, "presence") : *source->last_presence();
     if (unavailable) presence.set_attribute("type", "unavailable");
     presence.set_attribute("from", source->full_jid().to_string());
     presence.set_attribute("to", to.bare_string());
@@ -129,7 +135,8 @@ void roster_set(ServerServices& services, BoundSession& session, const xml::Elem
   // 2.3.3: exactly one item.
   std::vector<const xml::Element*> items;
   for (const auto& child : query.children())
-    if (child.is_element() && child.element().name() == xml::QualifiedName{std::string(kRosterNamespace), "item"})
+    if (child.is_element() &&
+        child.element().name() == xml::QualifiedName{std::string(kRosterNamespace), "item"})
       items.push_back(&child.element());
   if (items.size() != 1)
     return reply_error(services, session, iq, ErrorType::modify, "bad-request",
@@ -147,7 +154,8 @@ void roster_set(ServerServices& services, BoundSession& session, const xml::Elem
 
   if (subscription != nullptr && *subscription == "remove") {
     auto existing = services.storage.roster().item(owner, contact->bare_string());
-    if (!existing) return reply_error(services, session, iq, ErrorType::wait, "internal-server-error");
+    if (!existing)
+      return reply_error(services, session, iq, ErrorType::wait, "internal-server-error");
     if (!*existing) return reply_error(services, session, iq, ErrorType::cancel, "item-not-found");
     // 2.5.2: cancel both directions before the item goes.
     const RosterItem old = **existing;
@@ -156,7 +164,8 @@ void roster_set(ServerServices& services, BoundSession& session, const xml::Elem
     if (has_from(old.subscription))
       handle_subscription(services, session, "unsubscribed", *contact);
     auto version = services.storage.roster().remove(owner, contact->bare_string());
-    if (!version) return reply_error(services, session, iq, ErrorType::wait, "internal-server-error");
+    if (!version)
+      return reply_error(services, session, iq, ErrorType::wait, "internal-server-error");
     session.send_wire(to_wire(make_iq_result(iq, owner_jid.bare_string())));
     push_roster_item(services, owner_jid.bare_string(), old, *version, true);
     return;
@@ -180,7 +189,8 @@ void roster_set(ServerServices& services, BoundSession& session, const xml::Elem
     groups.push_back(std::move(group));
   }
   if (groups.size() > kMaxGroups)
-    return reply_error(services, session, iq, ErrorType::modify, "not-acceptable", "too many groups");
+    return reply_error(services, session, iq, ErrorType::modify, "not-acceptable",
+                       "too many groups");
 
   auto current = item_or_new(services, owner, *contact);
   if (!current) return reply_error(services, session, iq, ErrorType::wait, "internal-server-error");
@@ -201,8 +211,8 @@ void roster_set(ServerServices& services, BoundSession& session, const xml::Elem
 
 }  // namespace
 
-void push_roster_item(ServerServices& services, std::string_view owner_bare,
-                      const RosterItem& item, std::uint64_t version, bool removed) {
+void push_roster_item(ServerServices& services, std::string_view owner_bare, const RosterItem& item,
+                      std::uint64_t version, bool removed) {
   xml::Element push(kClientNamespace, "iq");
   push.set_attribute("type", "set");
   push.set_attribute("id", "push-" + random_id(6));
@@ -218,8 +228,7 @@ void push_roster_item(ServerServices& services, std::string_view owner_bare,
 
 void handle_roster_iq(ServerServices& services, BoundSession& session, const xml::Element& iq) {
   const xml::Element* query = iq.first_child(kRosterNamespace, "query");
-  if (query == nullptr)
-    return reply_error(services, session, iq, ErrorType::modify, "bad-request");
+  if (query == nullptr) return reply_error(services, session, iq, ErrorType::modify, "bad-request");
   // 2.1.5: only the account itself (no 'to', or its own bare JID) manages its roster.
   if (const std::string* to = iq.attribute("to")) {
     auto target = xmpp::Jid::parse(*to);

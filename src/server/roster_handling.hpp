@@ -24,8 +24,8 @@ void handle_roster_iq(ServerServices& services, BoundSession& session, const xml
 
 // A presence stanza of type subscribe/subscribed/unsubscribe/unsubscribed from `session`,
 // addressed to `contact` (a bare JID string, already prepared).
-void handle_subscription(ServerServices& services, BoundSession& session,
-                         std::string_view type, const xmpp::Jid& contact);
+void handle_subscription(ServerServices& services, BoundSession& session, std::string_view type,
+                         const xmpp::Jid& contact);
 
 // Sends a roster push for `item` (or a removal when `removed`) to every interested resource of
 // `owner`.

@@ -1,11 +1,12 @@
 #include "server/server.hpp"
 
+#include <fmt/format.h>
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <fmt/format.h>
 
 #include "core/file.hpp"
 #include "server/c2s_session.hpp"
@@ -26,9 +27,8 @@ Result<std::shared_ptr<tls::ServerContext>> make_tls_context(const ServerConfig&
   options.key_file = config.key_file;
   if (config.fips) {
     if (auto available = tls::fips_provider_available(); !available)
-      return fail(Error::invalid_argument(
-          fmt::format("{}: [tls] fips = true: {}", config.source.string(),
-                      available.error().message)));
+      return fail(Error::invalid_argument(fmt::format(
+          "{}: [tls] fips = true: {}", config.source.string(), available.error().message)));
     options.policy = tls::TlsPolicy::fips_140();
   }
   if (config.ocsp_staple_file) {
@@ -62,7 +62,9 @@ Result<std::unique_ptr<Server>> Server::create(asio::io_context& io, const Serve
   auto add_listener = [&](const ListenAddress& address, bool direct_tls) -> Result<void> {
     boost::system::error_code ec;
     auto ip = asio::ip::make_address(address.host, ec);
-    if (ec) return fail(Error::invalid_argument(fmt::format("{}: {}", address.to_string(), ec.message())));
+    if (ec)
+      return fail(
+          Error::invalid_argument(fmt::format("{}: {}", address.to_string(), ec.message())));
     asio::ip::tcp::endpoint endpoint(ip, address.port);
     auto listener = std::make_unique<Listener>(
         Listener{asio::ip::tcp::acceptor(io), direct_tls, address.to_string()});
@@ -72,7 +74,8 @@ Result<std::unique_ptr<Server>> Server::create(asio::io_context& io, const Serve
     if (!ec) acceptor.bind(endpoint, ec);
     if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
     if (ec)
-      return fail(Error::io(fmt::format("cannot listen on {}: {}", address.to_string(), ec.message())));
+      return fail(
+          Error::io(fmt::format("cannot listen on {}: {}", address.to_string(), ec.message())));
     server->listeners_.push_back(std::move(listener));
     return {};
   };

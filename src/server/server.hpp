@@ -6,12 +6,13 @@
 // refuses weak keys, a key that does not match, an expired leaf), the store (schema version),
 // every listen address (a port in use is an error naming it). Stopping (SIGTERM) closes the
 // listeners, sends <system-shutdown/> to every stream, and gives the writers a moment to flush.
+#include <spdlog/logger.h>
+
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <functional>
 #include <memory>
-#include <spdlog/logger.h>
 #include <unordered_map>
 #include <vector>
 
@@ -25,7 +26,6 @@
 namespace parley::server {
 
 class C2sSession;
-
 
 // The TLS server options a configuration describes (chain, key, staple, FIPS policy).
 Result<std::shared_ptr<tls::ServerContext>> make_tls_context(const ServerConfig& config);

@@ -2,12 +2,12 @@
 // What every client session and IM handler of one running server shares: the configuration, the
 // store, the registry of bound sessions and the per-address limits. One instance per server,
 // used from the server's single io_context thread.
+#include <spdlog/logger.h>
+
+#include <boost/asio/post.hpp>
 #include <memory>
 #include <string>
 #include <unordered_map>
-
-#include <boost/asio/post.hpp>
-#include <spdlog/logger.h>
 
 #include "server/address_limits.hpp"
 #include "server/config.hpp"

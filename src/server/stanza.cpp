@@ -23,11 +23,16 @@ std::string type_of(const xml::Element& stanza) {
 namespace {
 const char* error_type_name(ErrorType type) {
   switch (type) {
-    case ErrorType::auth: return "auth";
-    case ErrorType::cancel: return "cancel";
-    case ErrorType::continue_: return "continue";
-    case ErrorType::modify: return "modify";
-    case ErrorType::wait: return "wait";
+    case ErrorType::auth:
+      return "auth";
+    case ErrorType::cancel:
+      return "cancel";
+    case ErrorType::continue_:
+      return "continue";
+    case ErrorType::modify:
+      return "modify";
+    case ErrorType::wait:
+      return "wait";
   }
   return "cancel";
 }
@@ -38,7 +43,8 @@ xml::Element make_error_reply(const xml::Element& stanza, const std::string& ser
   xml::Element reply(stanza.name());
   for (const auto& attribute : stanza.attributes()) {
     const auto& local = attribute.name.local_name;
-    if (attribute.name.namespace_uri.empty() && (local == "to" || local == "from" || local == "type"))
+    if (attribute.name.namespace_uri.empty() &&
+        (local == "to" || local == "from" || local == "type"))
       continue;
     reply.set_attribute(attribute.name, attribute.value);
   }

@@ -315,7 +315,8 @@ class Database {
   // Group commit: one outer transaction that the caller closes with commit_group(); every
   // in_transaction() meanwhile is a savepoint inside it.
   Result<void> begin_group() {
-    if (depth_ != 0) return fail(refuse(ErrorKind::internal, "begin group", "a transaction is open"));
+    if (depth_ != 0)
+      return fail(refuse(ErrorKind::internal, "begin group", "a transaction is open"));
     if (auto begun = run("begin transaction", begin_.get()); !begun) return begun;
     depth_ = 1;
     return {};
@@ -324,7 +325,8 @@ class Database {
     if (depth_ != 1) return fail(refuse(ErrorKind::internal, "commit group", "no group is open"));
     depth_ = 0;
     if (sqlite3_get_autocommit(handle()) != 0)
-      return fail(refuse(ErrorKind::io, "commit", "the transaction was rolled back by an earlier error"));
+      return fail(
+          refuse(ErrorKind::io, "commit", "the transaction was rolled back by an earlier error"));
     if (auto committed = run("commit", commit_.get()); !committed) {
       abandon(true);
       return committed;

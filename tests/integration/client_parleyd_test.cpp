@@ -22,8 +22,12 @@ constexpr std::uint16_t kPort = 19010;
 
 std::vector<std::string> parley_arguments(const std::string& localpart,
                                           std::vector<std::string> rest) {
-  std::vector<std::string> argv{"--account", localpart + "@example.test", "--server",
-                                "127.0.0.1:" + std::to_string(kPort), "--password-stdin", "--ca",
+  std::vector<std::string> argv{"--account",
+                                localpart + "@example.test",
+                                "--server",
+                                "127.0.0.1:" + std::to_string(kPort),
+                                "--password-stdin",
+                                "--ca",
                                 fixture("chains/p256/root.crt")};
   argv.insert(argv.end(), rest.begin(), rest.end());
   return argv;
@@ -38,7 +42,8 @@ class ClientWithParleyd : public ::testing::Test {
     options.direct_tls_port = kPort + 1;
     options.certificate_chain_file = fixture("chains/p256/chain.pem");
     options.private_key_file = fixture("chains/p256/leaf.key");
-    options.accounts = {{"alice", "alice-secret"}, {"bob", "bob-secret"}, {"carol", "carol-secret"}};
+    options.accounts = {
+        {"alice", "alice-secret"}, {"bob", "bob-secret"}, {"carol", "carol-secret"}};
     // PLAIN only for go-sendxmpp (no SCRAM in Debian 12's version); parley uses SCRAM-PLUS.
     auto started = ParleydPeer::start(options, true);
     if (started)
@@ -64,8 +69,9 @@ TEST_F(ClientWithParleyd, SendAndListenWithChannelBinding) {
                        "bob-secret\n");
   });
   std::this_thread::sleep_for(1s);
-  auto sent = alice.run(parley_arguments("alice", {"--json", "send", "bob@example.test", "hello via parleyd"}),
-                        "alice-secret\n");
+  auto sent = alice.run(
+      parley_arguments("alice", {"--json", "send", "bob@example.test", "hello via parleyd"}),
+      "alice-secret\n");
   listener.join();
   ASSERT_TRUE(sent) << sent.error().message;
   EXPECT_EQ(sent->exit_code, 0) << sent->output << server_->log_tail();
@@ -87,11 +93,12 @@ TEST_F(ClientWithParleyd, GoSendxmppReachesParley) {
                          "carol-secret\n");
   });
   std::this_thread::sleep_for(1500ms);
-  auto sent = run_program({"go-sendxmpp", "-u", "alice@example.test", "-p", "alice-secret", "-j",
-                           "127.0.0.1:" + std::to_string(kPort), "carol@example.test"},
-                          ProgramOptions{.standard_input = "from go-sendxmpp\n",
-                                         .environment = {{"SSL_CERT_FILE", fixture("chains/p256/root.crt")}},
-                                         .timeout = 20s});
+  auto sent = run_program(
+      {"go-sendxmpp", "-u", "alice@example.test", "-p", "alice-secret", "-j",
+       "127.0.0.1:" + std::to_string(kPort), "carol@example.test"},
+      ProgramOptions{.standard_input = "from go-sendxmpp\n",
+                     .environment = {{"SSL_CERT_FILE", fixture("chains/p256/root.crt")}},
+                     .timeout = 20s});
   listener.join();
   ASSERT_TRUE(sent) << sent.error().message;
   EXPECT_EQ(sent->exit_code, 0) << sent->output;

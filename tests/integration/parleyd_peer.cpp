@@ -57,8 +57,9 @@ Result<std::unique_ptr<ParleydPeer>> ParleydPeer::start(XmppPeerOptions options,
     if (port != 0 && port_is_listening(port))
       return fail(Error::io("something already listens on 127.0.0.1:" + std::to_string(port)));
   std::error_code error;
-  const fs::path directory = fs::temp_directory_path() / ("parley-parleyd-" + std::to_string(::getpid()) + "-" +
-                                                          std::to_string(options.c2s_port));
+  const fs::path directory =
+      fs::temp_directory_path() /
+      ("parley-parleyd-" + std::to_string(::getpid()) + "-" + std::to_string(options.c2s_port));
   fs::remove_all(directory, error);
   fs::create_directories(directory, error);
   if (error) return fail(Error::io("cannot create " + directory.string() + ": " + error.message()));
@@ -70,17 +71,17 @@ Result<std::unique_ptr<ParleydPeer>> ParleydPeer::start(XmppPeerOptions options,
   std::unique_ptr<ParleydPeer> peer(new ParleydPeer(options, directory));
   const std::string config_file = peer->config_file();
   for (const auto& account : options.accounts) {
-    auto added = run_program({kParleyd, "--config", config_file, "user", "add",
-                              account.localpart + "@" + options.domain},
-                             ProgramOptions{.standard_input = account.password + "\n",
-                                            .environment = {},
-                                            .timeout = 30s});
+    auto added = run_program(
+        {kParleyd, "--config", config_file, "user", "add",
+         account.localpart + "@" + options.domain},
+        ProgramOptions{
+            .standard_input = account.password + "\n", .environment = {}, .timeout = 30s});
     if (!added) return fail(added.error());
     if (added->exit_code != 0)
       return fail(Error::io("parleyd user add " + account.localpart + " failed: " + added->output));
   }
-  auto process = PeerProcess::start({kParleyd, "--config", config_file},
-                                    (directory / "parleyd.log").string());
+  auto process =
+      PeerProcess::start({kParleyd, "--config", config_file}, (directory / "parleyd.log").string());
   if (!process) return fail(process.error());
   peer->process_ = std::move(*process);
   for (auto port : {options.c2s_port, options.direct_tls_port}) {

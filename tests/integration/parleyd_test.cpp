@@ -116,8 +116,8 @@ class RawClient {
     const auto& chain = tls_->peer_chain();
     if (chain.empty()) return false;
     return tls_
-        ->accept_peer(tls::PeerAcceptance::from_trust_decision(*chain.front(),
-                                                               tls::AcceptanceBasis::accepted_by_user))
+        ->accept_peer(tls::PeerAcceptance::from_trust_decision(
+            *chain.front(), tls::AcceptanceBasis::accepted_by_user))
         .has_value();
   }
 
@@ -242,7 +242,8 @@ class ParleydTest : public ::testing::Test {
     if (mechanism->binding == xmpp::sasl::ChannelBindingUse::plus) {
       auto data = client.tls()->channel_binding(tls::ChannelBinding::tls_exporter);
       EXPECT_TRUE(data);
-      options.binding = xmpp::sasl::ChannelBinding{xmpp::sasl::ChannelBindingType::tls_exporter, *data};
+      options.binding =
+          xmpp::sasl::ChannelBinding{xmpp::sasl::ChannelBindingType::tls_exporter, *data};
     }
     auto scram = xmpp::sasl::ScramClient::create(options);
     EXPECT_TRUE(scram);
@@ -253,8 +254,8 @@ class ParleydTest : public ::testing::Test {
     if (!client.read_until_any({"</challenge>", "</failure>"}, 5s, mark)) return "no answer";
     if (client.received().find("<failure", mark) != std::string::npos)
       return client.received().substr(mark);
-    auto server_first =
-        xmpp::base64_decode_strict(between(client.received(), "<challenge", "</challenge>", mark), 4096);
+    auto server_first = xmpp::base64_decode_strict(
+        between(client.received(), "<challenge", "</challenge>", mark), 4096);
     EXPECT_TRUE(server_first);
     auto final_message = scram->receive_server_first(*server_first);
     EXPECT_TRUE(final_message);
@@ -284,8 +285,9 @@ class ParleydTest : public ::testing::Test {
     auto client = authenticated_client(user);
     if (!client) return nullptr;
     auto mark = client->mark();
-    client->send("<iq type='set' id='b1'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>" +
-                 resource + "</resource></bind></iq>");
+    client->send(
+        "<iq type='set' id='b1'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>" +
+        resource + "</resource></bind></iq>");
     if (!client->read_until("</iq>", 5s, mark)) return nullptr;
     return client;
   }
@@ -323,8 +325,8 @@ TEST_F(ParleydTest, CommentIsRestrictedXml) {
 TEST_F(ParleydTest, BillionLaughsIsRestrictedXmlAndCostsNothing) {
   std::string laughs = "<?xml version='1.0'?><!DOCTYPE lolz [<!ENTITY lol 'lol'>";
   for (int i = 1; i < 10; ++i)
-    laughs += "<!ENTITY lol" + std::to_string(i) + " '" +
-              std::string(10, '&') + "'>";  // the shape, not the expansion, is what is refused
+    laughs += "<!ENTITY lol" + std::to_string(i) + " '" + std::string(10, '&') +
+              "'>";  // the shape, not the expansion, is what is refused
   laughs += "]><lolz>&lol9;</lolz>";
   auto out = plaintext_exchange(laughs, false);
   EXPECT_NE(out.find("<restricted-xml"), std::string::npos) << out;
@@ -349,8 +351,9 @@ TEST_F(ParleydTest, FeaturesRequireStarttls) {
   ASSERT_TRUE(client);
   client->send(kHeader);
   ASSERT_TRUE(client->read_until("</stream:features>"));
-  EXPECT_NE(client->received().find("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'><required/>"),
-            std::string::npos);
+  EXPECT_NE(
+      client->received().find("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'><required/>"),
+      std::string::npos);
   EXPECT_EQ(client->received().find("<mechanisms"), std::string::npos)
       << "no SASL mechanism may be offered before TLS";
 }
@@ -360,8 +363,9 @@ TEST_F(ParleydTest, AuthBeforeTlsIsEncryptionRequired) {
   ASSERT_TRUE(client);
   client->send(kHeader);
   ASSERT_TRUE(client->read_until("</stream:features>"));
-  client->send("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>"
-               "AGFsaWNlAGFsaWNlLXBhc3N3b3Jk</auth>");
+  client->send(
+      "<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>"
+      "AGFsaWNlAGFsaWNlLXBhc3N3b3Jk</auth>");
   EXPECT_TRUE(client->read_until("<encryption-required/>")) << client->received();
   EXPECT_EQ(client->received().find("<success"), std::string::npos);
 }
@@ -390,8 +394,9 @@ TEST_F(ParleydTest, PlaintextPipelinedBehindStarttlsIsRefused) {
   client->send(kHeader);
   ASSERT_TRUE(client->read_until("</stream:features>"));
   // The STARTTLS command-injection pattern: a stanza in plaintext right behind <starttls/>.
-  client->send("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>"
-               "<message to='bob@example.test'><body>injected</body></message>");
+  client->send(
+      "<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>"
+      "<message to='bob@example.test'><body>injected</body></message>");
   EXPECT_TRUE(client->read_until_closed(5s));
 }
 
@@ -447,7 +452,8 @@ TEST_F(ParleydTest, ThousandConnectionsFromOneAddressHitThePerAddressLimit) {
 TEST_F(ParleydTest, ScramSha256PlusAuthenticatesAndBinds) {
   auto client = tls_client();
   ASSERT_TRUE(client);
-  EXPECT_NE(client->received().find("<mechanism>SCRAM-SHA-256-PLUS</mechanism>"), std::string::npos);
+  EXPECT_NE(client->received().find("<mechanism>SCRAM-SHA-256-PLUS</mechanism>"),
+            std::string::npos);
   EXPECT_EQ(client->received().find("<mechanism>PLAIN</mechanism>"), std::string::npos)
       << "PLAIN is off unless configured";
   ASSERT_EQ(scram_login(*client, "alice", "alice-password", "SCRAM-SHA-256-PLUS"), "success");
@@ -457,10 +463,12 @@ TEST_F(ParleydTest, ScramSha256PlusAuthenticatesAndBinds) {
   EXPECT_NE(client->received().find("<bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/>", mark),
             std::string::npos);
   mark = client->mark();
-  client->send("<iq type='set' id='b1'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'>"
-               "<resource>laptop</resource></bind></iq>");
+  client->send(
+      "<iq type='set' id='b1'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'>"
+      "<resource>laptop</resource></bind></iq>");
   ASSERT_TRUE(client->read_until("</iq>", 5s, mark));
-  EXPECT_NE(client->received().find("<jid>alice@example.test/laptop</jid>", mark), std::string::npos);
+  EXPECT_NE(client->received().find("<jid>alice@example.test/laptop</jid>", mark),
+            std::string::npos);
 }
 
 TEST_F(ParleydTest, ScramSha1Authenticates) {
@@ -491,8 +499,9 @@ TEST_F(ParleydTest, BadBase64IsIncorrectEncoding) {
   auto client = tls_client();
   ASSERT_TRUE(client);
   auto mark = client->mark();
-  client->send("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='SCRAM-SHA-256'>"
-               "!!!not base64!!!</auth>");
+  client->send(
+      "<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='SCRAM-SHA-256'>"
+      "!!!not base64!!!</auth>");
   EXPECT_TRUE(client->read_until("<incorrect-encoding/>", 5s, mark)) << client->received();
 }
 
@@ -504,7 +513,8 @@ TEST_F(ParleydTest, MessageReachesTheOtherAccount) {
   ASSERT_TRUE(alice && bob);
   bob->send("<presence/>");
   std::this_thread::sleep_for(100ms);
-  alice->send("<message to='bob@example.test' type='chat' id='m1'><body>hello bob</body></message>");
+  alice->send(
+      "<message to='bob@example.test' type='chat' id='m1'><body>hello bob</body></message>");
   ASSERT_TRUE(bob->read_until("hello bob")) << bob->received();
   EXPECT_NE(bob->received().find("from='alice@example.test/a'"), std::string::npos)
       << "the server stamps the sender's full JID";
@@ -522,7 +532,8 @@ TEST_F(ParleydTest, BindConflictReplacesTheOldSession) {
 TEST_F(ParleydTest, SpoofedFromIsInvalidFrom) {
   auto alice = bound_client("alice", "a");
   ASSERT_TRUE(alice);
-  alice->send("<message from='bob@example.test/x' to='alice@example.test'><body>x</body></message>");
+  alice->send(
+      "<message from='bob@example.test/x' to='alice@example.test'><body>x</body></message>");
   EXPECT_TRUE(alice->read_until("<invalid-from", 3s)) << alice->received();
 }
 
@@ -530,13 +541,15 @@ TEST_F(ParleydTest, AnotherAccountsRosterIsForbidden) {
   auto alice = bound_client("alice", "a");
   ASSERT_TRUE(alice);
   auto mark = alice->mark();
-  alice->send("<iq type='get' id='r1' to='bob@example.test'><query xmlns='jabber:iq:roster'/></iq>");
+  alice->send(
+      "<iq type='get' id='r1' to='bob@example.test'><query xmlns='jabber:iq:roster'/></iq>");
   ASSERT_TRUE(alice->read_until("</iq>", 3s, mark));
   EXPECT_NE(alice->received().find("<forbidden", mark), std::string::npos) << alice->received();
   // A forged roster push to another account.
   mark = alice->mark();
-  alice->send("<iq type='set' id='r2' to='bob@example.test'><query xmlns='jabber:iq:roster'>"
-              "<item jid='mallory@example.test' subscription='both'/></query></iq>");
+  alice->send(
+      "<iq type='set' id='r2' to='bob@example.test'><query xmlns='jabber:iq:roster'>"
+      "<item jid='mallory@example.test' subscription='both'/></query></iq>");
   ASSERT_TRUE(alice->read_until("</iq>", 3s, mark));
   EXPECT_NE(alice->received().find("<forbidden", mark), std::string::npos) << alice->received();
 }
@@ -567,7 +580,8 @@ TEST_F(ParleydTest, OfflineMessageIsDeliveredAtNextLogin) {
   {
     auto alice = bound_client("alice", "a");
     ASSERT_TRUE(alice);
-    alice->send("<message to='bob@example.test' type='chat'><body>while you were out</body></message>");
+    alice->send(
+        "<message to='bob@example.test' type='chat'><body>while you were out</body></message>");
     alice->send("<iq type='get' id='p1'><ping xmlns='urn:xmpp:ping'/></iq>");
     ASSERT_TRUE(alice->read_until("id='p1'"));
   }
@@ -575,7 +589,8 @@ TEST_F(ParleydTest, OfflineMessageIsDeliveredAtNextLogin) {
   ASSERT_TRUE(bob);
   bob->send("<presence/>");
   EXPECT_TRUE(bob->read_until("while you were out")) << bob->received();
-  EXPECT_NE(bob->received().find("urn:xmpp:delay"), std::string::npos) << "delivered with a delay stamp";
+  EXPECT_NE(bob->received().find("urn:xmpp:delay"), std::string::npos)
+      << "delivered with a delay stamp";
 }
 
 TEST_F(ParleydTest, FloodIsSlowedDownNotLost) {
@@ -589,10 +604,12 @@ TEST_F(ParleydTest, FloodIsSlowedDownNotLost) {
   const auto started = Clock::now();
   std::string burst;
   for (int i = 0; i < 200; ++i)
-    burst += "<message to='bob@example.test' type='chat'><body>m" + std::to_string(i) + "</body></message>";
+    burst += "<message to='bob@example.test' type='chat'><body>m" + std::to_string(i) +
+             "</body></message>";
   alice->send(burst);
   ASSERT_TRUE(bob->read_until(">m199<", 10s)) << "every message arrives";
-  EXPECT_GE(Clock::now() - started, 1500ms) << "200 stanzas at 100/s with a burst of 20 take >1.8 s";
+  EXPECT_GE(Clock::now() - started, 1500ms)
+      << "200 stanzas at 100/s with a burst of 20 take >1.8 s";
 }
 
 TEST_F(ParleydTest, CarbonsCopySentMessagesToOtherResources) {
@@ -605,14 +622,16 @@ TEST_F(ParleydTest, CarbonsCopySentMessagesToOtherResources) {
   ASSERT_TRUE(laptop->read_until("id='c1'", 3s, mark));
   for (auto* client : {phone.get(), laptop.get(), bob.get()}) client->send("<presence/>");
   std::this_thread::sleep_for(100ms);
-  phone->send("<message to='bob@example.test' type='chat'><body>sent from the phone</body></message>");
+  phone->send(
+      "<message to='bob@example.test' type='chat'><body>sent from the phone</body></message>");
   ASSERT_TRUE(bob->read_until("sent from the phone"));
   EXPECT_TRUE(laptop->read_until("<sent xmlns='urn:xmpp:carbons:2'>")) << laptop->received();
   EXPECT_NE(laptop->received().find("sent from the phone"), std::string::npos);
   // A private message is not copied.
   mark = laptop->mark();
-  phone->send("<message to='bob@example.test' type='chat'><body>just here</body>"
-              "<private xmlns='urn:xmpp:carbons:2'/></message>");
+  phone->send(
+      "<message to='bob@example.test' type='chat'><body>just here</body>"
+      "<private xmlns='urn:xmpp:carbons:2'/></message>");
   ASSERT_TRUE(bob->read_until("just here"));
   EXPECT_FALSE(laptop->read_until("just here", 500ms, mark));
 }
@@ -631,10 +650,11 @@ TEST_F(ParleydTest, ArchiveQueryPagesThroughTheConversation) {
             std::string::npos)
       << "the recipient learns the archive id";
   auto mark = alice->mark();
-  alice->send("<iq type='set' id='q1'><query xmlns='urn:xmpp:mam:2' queryid='page1'>"
-              "<x xmlns='jabber:x:data' type='submit'><field var='FORM_TYPE' type='hidden'>"
-              "<value>urn:xmpp:mam:2</value></field><field var='with'><value>bob@example.test</value>"
-              "</field></x><set xmlns='http://jabber.org/protocol/rsm'><max>2</max></set></query></iq>");
+  alice->send(
+      "<iq type='set' id='q1'><query xmlns='urn:xmpp:mam:2' queryid='page1'>"
+      "<x xmlns='jabber:x:data' type='submit'><field var='FORM_TYPE' type='hidden'>"
+      "<value>urn:xmpp:mam:2</value></field><field var='with'><value>bob@example.test</value>"
+      "</field></x><set xmlns='http://jabber.org/protocol/rsm'><max>2</max></set></query></iq>");
   ASSERT_TRUE(alice->read_until("</fin>", 5s, mark)) << alice->received();
   const std::string first_page = alice->received().substr(mark);
   EXPECT_NE(first_page.find("archived 1"), std::string::npos) << first_page;
@@ -645,9 +665,10 @@ TEST_F(ParleydTest, ArchiveQueryPagesThroughTheConversation) {
   const std::string last = between(first_page, "<last", "</last>");
   ASSERT_FALSE(last.empty()) << first_page;
   mark = alice->mark();
-  alice->send("<iq type='set' id='q2'><query xmlns='urn:xmpp:mam:2' queryid='page2'>"
-              "<set xmlns='http://jabber.org/protocol/rsm'><max>2</max><after>" + last +
-              "</after></set></query></iq>");
+  alice->send(
+      "<iq type='set' id='q2'><query xmlns='urn:xmpp:mam:2' queryid='page2'>"
+      "<set xmlns='http://jabber.org/protocol/rsm'><max>2</max><after>" +
+      last + "</after></set></query></iq>");
   ASSERT_TRUE(alice->read_until("</fin>", 5s, mark)) << alice->received();
   const std::string second_page = alice->received().substr(mark);
   EXPECT_NE(second_page.find("archived 3"), std::string::npos) << second_page;
@@ -658,7 +679,8 @@ TEST_F(ParleydTest, DataSurvivesARestart) {
   {
     auto alice = bound_client("alice", "a");
     ASSERT_TRUE(alice);
-    alice->send("<message to='bob@example.test' type='chat'><body>before the restart</body></message>");
+    alice->send(
+        "<message to='bob@example.test' type='chat'><body>before the restart</body></message>");
     alice->send("<iq type='get' id='p1'><ping xmlns='urn:xmpp:ping'/></iq>");
     ASSERT_TRUE(alice->read_until("id='p1'"));
   }
@@ -713,21 +735,23 @@ TEST_F(ParleydTest, StreamResumptionResendsWhatWasNotAcknowledged) {
     alice->send("<presence/>");
     auto bob = bound_client("bob", "b");
     ASSERT_TRUE(bob);
-    bob->send("<message to='alice@example.test/a' type='chat'><body>first, never acked</body></message>");
+    bob->send(
+        "<message to='alice@example.test/a' type='chat'><body>first, never acked</body></message>");
     ASSERT_TRUE(alice->read_until("first, never acked"));
     // alice's connection drops here, without a closing stream or an ack.
   }
   std::this_thread::sleep_for(300ms);
   auto bob = bound_client("bob", "b2");
   ASSERT_TRUE(bob);
-  bob->send("<message to='alice@example.test/a' type='chat'><body>second, while away</body></message>");
+  bob->send(
+      "<message to='alice@example.test/a' type='chat'><body>second, while away</body></message>");
   std::this_thread::sleep_for(200ms);
   auto alice = authenticated_client("alice");
   ASSERT_TRUE(alice);
   auto mark = alice->mark();
   alice->send("<resume xmlns='urn:xmpp:sm:3' previd='" + previd + "' h='0'/>");
-  ASSERT_TRUE(alice->read_until("<resumed", 3s, mark)) << alice->received().substr(mark)
-                                                       << server_->log_tail();
+  ASSERT_TRUE(alice->read_until("<resumed", 3s, mark))
+      << alice->received().substr(mark) << server_->log_tail();
   EXPECT_TRUE(alice->read_until("first, never acked", 3s, mark));
   EXPECT_TRUE(alice->read_until("second, while away", 3s, mark));
 }
@@ -742,7 +766,8 @@ TEST_F(ParleydTest, ExpiredResumptionKeepsMessagesOffline) {
     ASSERT_TRUE(alice->read_until("<enabled"));
     auto bob = bound_client("bob", "b");
     ASSERT_TRUE(bob);
-    bob->send("<message to='alice@example.test/a' type='chat'><body>do not lose me</body></message>");
+    bob->send(
+        "<message to='alice@example.test/a' type='chat'><body>do not lose me</body></message>");
     ASSERT_TRUE(alice->read_until("do not lose me"));
   }
   std::this_thread::sleep_for(2500ms);  // the resumption window closes
@@ -759,29 +784,35 @@ TEST_F(ParleydTest, GroupChatJoinTalkHistoryAndLeave) {
   auto bob = bound_client("bob", "b");
   ASSERT_TRUE(alice && bob);
   auto mark = alice->mark();
-  alice->send("<iq type='get' id='items' to='example.test'>"
-              "<query xmlns='http://jabber.org/protocol/disco#items'/></iq>");
+  alice->send(
+      "<iq type='get' id='items' to='example.test'>"
+      "<query xmlns='http://jabber.org/protocol/disco#items'/></iq>");
   ASSERT_TRUE(alice->read_until("id='items'", 3s, mark));
   EXPECT_NE(alice->received().find("jid='conference.example.test'", mark), std::string::npos)
       << "the MUC service is discoverable";
   mark = alice->mark();
-  alice->send("<presence to='lobby@conference.example.test/Alice'>"
-              "<x xmlns='http://jabber.org/protocol/muc'/></presence>");
+  alice->send(
+      "<presence to='lobby@conference.example.test/Alice'>"
+      "<x xmlns='http://jabber.org/protocol/muc'/></presence>");
   ASSERT_TRUE(alice->read_until("code='201'", 3s, mark)) << alice->received().substr(mark);
   ASSERT_TRUE(alice->read_until("<subject", 3s, mark)) << "the join completes with the subject";
-  alice->send("<message to='lobby@conference.example.test' type='groupchat'>"
-              "<body>said before bob came</body></message>");
+  alice->send(
+      "<message to='lobby@conference.example.test' type='groupchat'>"
+      "<body>said before bob came</body></message>");
   ASSERT_TRUE(alice->read_until("said before bob came", 3s, mark));
   auto bob_mark = bob->mark();
-  bob->send("<presence to='lobby@conference.example.test/Bob'>"
-            "<x xmlns='http://jabber.org/protocol/muc'/></presence>");
+  bob->send(
+      "<presence to='lobby@conference.example.test/Bob'>"
+      "<x xmlns='http://jabber.org/protocol/muc'/></presence>");
   ASSERT_TRUE(bob->read_until("<subject", 3s, bob_mark)) << bob->received().substr(bob_mark);
   const std::string joined = bob->received().substr(bob_mark);
   EXPECT_NE(joined.find("from='lobby@conference.example.test/Alice'"), std::string::npos) << joined;
-  EXPECT_NE(joined.find("said before bob came"), std::string::npos) << "history on join: " << joined;
+  EXPECT_NE(joined.find("said before bob came"), std::string::npos)
+      << "history on join: " << joined;
   EXPECT_NE(joined.find("urn:xmpp:delay"), std::string::npos) << joined;
   EXPECT_TRUE(alice->read_until("from='lobby@conference.example.test/Bob'", 3s, mark));
-  bob->send("<message to='lobby@conference.example.test' type='groupchat'><body>hi all</body></message>");
+  bob->send(
+      "<message to='lobby@conference.example.test' type='groupchat'><body>hi all</body></message>");
   EXPECT_TRUE(alice->read_until("hi all", 3s, mark));
   mark = alice->mark();
   bob.reset();  // bob's connection goes away
@@ -815,11 +846,11 @@ class ParleydWithGoSendxmpp : public ParleydTest {
   // go-sendxmpp -l in the background for `seconds`; its output file.
   std::string listen(const std::string& user, int seconds, bool direct_tls = false) {
     std::string out = server_->directory().string() + "/" + user + ".out";
-    std::string command = "SSL_CERT_FILE=" + kRoot + " timeout " + std::to_string(seconds) +
-                          " go-sendxmpp " + (direct_tls ? "-t " : "") + "-u " + user +
-                          "@example.test -p " + user + "-password -j 127.0.0.1:" +
-                          std::to_string(direct_tls ? kDirectTlsPort : kC2sPort) + " -l > " +
-                          out + " 2>&1 &";
+    std::string command =
+        "SSL_CERT_FILE=" + kRoot + " timeout " + std::to_string(seconds) + " go-sendxmpp " +
+        (direct_tls ? "-t " : "") + "-u " + user + "@example.test -p " + user +
+        "-password -j 127.0.0.1:" + std::to_string(direct_tls ? kDirectTlsPort : kC2sPort) +
+        " -l > " + out + " 2>&1 &";
     EXPECT_EQ(std::system(command.c_str()), 0);
     return out;
   }
@@ -838,7 +869,8 @@ class ParleydWithGoSendxmpp : public ParleydTest {
   Result<ProgramOutcome> send(const std::string& text, bool direct_tls = false) {
     std::vector<std::string> argv = {"go-sendxmpp"};
     if (direct_tls) argv.push_back("-t");
-    for (const char* a : {"-u", "alice@example.test", "-p", "alice-password", "-j"}) argv.push_back(a);
+    for (const char* a : {"-u", "alice@example.test", "-p", "alice-password", "-j"})
+      argv.push_back(a);
     argv.push_back("127.0.0.1:" + std::to_string(direct_tls ? kDirectTlsPort : kC2sPort));
     argv.push_back("bob@example.test");
     return run_program(argv, client_options(text + "\n"));
@@ -873,11 +905,12 @@ TEST_F(ParleydWithGoSendxmpp, OfflineMessageReachesALaterListener) {
 }
 
 TEST_F(ParleydWithGoSendxmpp, UntrustedCaIsRefusedByTheClient) {
-  auto sent = run_program({"go-sendxmpp", "-u", "alice@example.test", "-p", "alice-password", "-j",
-                           "127.0.0.1:" + std::to_string(kC2sPort), "bob@example.test"},
-                          ProgramOptions{.standard_input = "x\n",
-                                         .environment = {{"SSL_CERT_FILE", kFixtures + "/tls/ca.crt"}},
-                                         .timeout = 20s});
+  auto sent =
+      run_program({"go-sendxmpp", "-u", "alice@example.test", "-p", "alice-password", "-j",
+                   "127.0.0.1:" + std::to_string(kC2sPort), "bob@example.test"},
+                  ProgramOptions{.standard_input = "x\n",
+                                 .environment = {{"SSL_CERT_FILE", kFixtures + "/tls/ca.crt"}},
+                                 .timeout = 20s});
   ASSERT_TRUE(sent);
   EXPECT_NE(sent->exit_code, 0);
   EXPECT_NE(sent->output.find("certificate"), std::string::npos) << sent->output;

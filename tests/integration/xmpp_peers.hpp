@@ -17,8 +17,8 @@
 // Both servers: STARTTLS required on c2s_port before authentication, direct TLS (XEP-0368) on
 // direct_tls_port, the same certificate chain for every hosted domain, accounts stored as SCRAM
 // hashes (both offer PLAIN and SCRAM-SHA-1 after TLS, ejabberd also SCRAM-SHA-1-PLUS, neither
-// DIGEST-MD5), no in-band registration, no s2s, no HTTP. ejabberd additionally sends a TLS CertificateRequest (client certificate
-// optional) to every client, as it does in production.
+// DIGEST-MD5), no in-band registration, no s2s, no HTTP. ejabberd additionally sends a TLS
+// CertificateRequest (client certificate optional) to every client, as it does in production.
 //
 // Loopback ports 18900-18949 belong to the suites that use these peers. Each suite owns a block
 // so that a leftover server from one suite can never answer another suite's test; start() fails
