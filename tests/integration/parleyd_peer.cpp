@@ -26,6 +26,8 @@ std::string configuration(const XmppPeerOptions& options, const fs::path& direct
   out += "[server]\ndomain = \"" + options.domain + "\"\n";
   out += "[tls]\ncertificate = \"" + options.certificate_chain_file + "\"\n";
   out += "key = \"" + options.private_key_file + "\"\n";
+  if (!options.ocsp_staple_file.empty())
+    out += "ocsp_staple = \"" + options.ocsp_staple_file + "\"\n";
   out += "[c2s]\nlisten = [\"127.0.0.1:" + std::to_string(options.c2s_port) + "\"]\n";
   if (options.direct_tls_port != 0)
     out += "direct_tls_listen = [\"127.0.0.1:" + std::to_string(options.direct_tls_port) + "\"]\n";

@@ -22,24 +22,32 @@
 #include "peer_process.hpp"
 #include "pki/trust_store.hpp"
 #include "pki/verify.hpp"
+#include "revocation_peers.hpp"
 
 namespace parley::pki {
 namespace {
 
 using namespace std::chrono_literals;
+using integration::kFixtureClosedPort;
+using integration::kFixtureCrlPort;
+using integration::kFixtureHangingPort;
+using integration::kFixtureOcspPort;
 using integration::PeerProcess;
+using integration::revocation_fixture;
+using integration::revocation_port_busy_message;
 using integration::SilentListener;
+using integration::start_fixture_crl_server;
+using integration::start_fixture_ocsp_responder;
 
-constexpr std::uint16_t kOcspPort = 18888;
-constexpr std::uint16_t kCrlPort = 18889;
-constexpr std::uint16_t kClosedPort = 18890;
-constexpr std::uint16_t kHangingPort = 18891;
+constexpr std::uint16_t kOcspPort = kFixtureOcspPort;
+constexpr std::uint16_t kCrlPort = kFixtureCrlPort;
+constexpr std::uint16_t kClosedPort = kFixtureClosedPort;
+constexpr std::uint16_t kHangingPort = kFixtureHangingPort;
 constexpr const char* kOcspUrl = "http://127.0.0.1:18888";
 constexpr const char* kCrlUrl = "http://127.0.0.1:18889/ca.crl";
-constexpr auto kStartTimeout = 10s;
 
 std::string fixture_path(const std::string& name) {
-  return std::string(PARLEY_FIXTURES_DIR) + "/revocation/" + name;
+  return revocation_fixture(name);
 }
 
 std::string log_path(const std::string& name) {
@@ -52,31 +60,17 @@ UnixTime real_now() {
 }
 
 std::string port_busy_message(std::uint16_t port) {
-  return "127.0.0.1:" + std::to_string(port) +
-         " is already in use; the revocation fixture certificates name this port "
-         "(scripts/fixtures/revocation.sh), so the test needs it free";
+  return revocation_port_busy_message(port);
 }
 
-// A real `openssl ocsp` responder on kOcspPort, signing with `signer` (a fixture name whose .crt
-// and .key exist), about certificates of the fixture CA.
+// A real `openssl ocsp` responder signing with `signer`; nullptr (and a recorded failure) when it
+// cannot start.
 std::unique_ptr<PeerProcess> start_ocsp_responder(const std::string& signer,
                                                   const std::string& validity_option = "-ndays",
                                                   const std::string& validity = "1") {
-  if (integration::port_is_listening(kOcspPort)) {
-    ADD_FAILURE() << port_busy_message(kOcspPort);
-    return nullptr;
-  }
-  auto peer = PeerProcess::start(
-      {"openssl", "ocsp", "-index", fixture_path("index.txt"), "-port", std::to_string(kOcspPort),
-       "-CA", fixture_path("ca.crt"), "-rsigner", fixture_path(signer + ".crt"), "-rkey",
-       fixture_path(signer + ".key"), validity_option, validity},
-      log_path("ocsp"));
+  auto peer = start_fixture_ocsp_responder(signer, log_path("ocsp"), validity_option, validity);
   if (!peer) {
     ADD_FAILURE() << peer.error().message;
-    return nullptr;
-  }
-  if (auto up = (*peer)->wait_until_listening(kOcspPort, kStartTimeout); !up) {
-    ADD_FAILURE() << up.error().message;
     return nullptr;
   }
   return std::move(*peer);
@@ -84,19 +78,9 @@ std::unique_ptr<PeerProcess> start_ocsp_responder(const std::string& signer,
 
 // Serves fixture directory `directory` (holding ca.crl) on kCrlPort.
 std::unique_ptr<PeerProcess> start_crl_server(const std::string& directory) {
-  if (integration::port_is_listening(kCrlPort)) {
-    ADD_FAILURE() << port_busy_message(kCrlPort);
-    return nullptr;
-  }
-  auto peer = PeerProcess::start({"/usr/bin/python3", "-m", "http.server", "--bind", "127.0.0.1",
-                                  std::to_string(kCrlPort), "--directory", fixture_path(directory)},
-                                 log_path("crl"));
+  auto peer = start_fixture_crl_server(directory, log_path("crl"));
   if (!peer) {
     ADD_FAILURE() << peer.error().message;
-    return nullptr;
-  }
-  if (auto up = (*peer)->wait_until_listening(kCrlPort, kStartTimeout); !up) {
-    ADD_FAILURE() << up.error().message;
     return nullptr;
   }
   return std::move(*peer);

@@ -36,6 +36,7 @@
 //   18950-18958  client_*_test (the parley client against Prosody and ejabberd)
 //   19000-19001  parleyd_test (parleyd_peer.hpp; parleyd has no Erlang port)
 //   19100-19149  bench/compare-servers (never run together with the tests)
+//   19300-19301  parley_revocation_test (parleyd presenting the revocation fixtures' leaves)
 // A block is (c2s, direct TLS, Erlang distribution); Prosody leaves the third unused.
 // (Other integration tests use 18888-18891 for OCSP/CRL responders named in fixtures.)
 //
@@ -87,6 +88,8 @@ struct XmppPeerOptions {
   std::uint16_t erlang_distribution_port = 0;
   std::string certificate_chain_file;  // PEM: the leaf first, then intermediates (no root)
   std::string private_key_file;        // PEM, unencrypted
+  // parleyd only: a DER OCSP response to staple ([tls] ocsp_staple). Empty: none.
+  std::string ocsp_staple_file;
   // PEM trust anchors the server uses for certificates that clients present (ejabberd's
   // ca_file, Prosody's ssl.cafile). Empty: the servers' defaults.
   std::string ca_file;
