@@ -1,7 +1,9 @@
 // parley-cert probe: connect to a live server the way a Parley client does and report what the
 // client would decide about it, with the same stages as `verify` plus how the connection went:
 //   starttls   - (xmpp-client) the server offered STARTTLS and said <proceed/>; a server that does
-//                not offer it fails here, because a client must not continue in plaintext
+//                not offer it fails here, because a client must not continue in plaintext.
+//                With --direct-tls (XEP-0368) there is no plaintext phase and no such stage: TLS
+//                starts with the first byte, offering the ALPN protocol "xmpp-client".
 //   tls        - the handshake completed; protocol, cipher suite and key exchange group
 //   path, identity, revocation - as in verify, on the chain the server presented, with the OCSP
 //                response it stapled tried first
@@ -45,6 +47,7 @@ struct ProbeArguments {
   std::string connect;
   std::vector<std::string> ca_files;
   std::string revocation = "hard";
+  bool direct_tls = false;  // xmpp-client only: XEP-0368, TLS from the first byte
   bool json_output = false;
 };
 
@@ -240,7 +243,9 @@ int run(const ProbeArguments& args) {
   const TrustStore anchors = load_anchors(args.ca_files);
 
   const bool xmpp = *service == ServiceKind::xmpp_client;
-  const std::uint16_t port = args.port != 0 ? args.port : (xmpp ? 5222 : 443);
+  if (args.direct_tls && !xmpp) throw UsageError{"--direct-tls: only for --service xmpp-client"};
+  const std::uint16_t default_port = !xmpp ? 443 : args.direct_tls ? 5223 : 5222;
+  const std::uint16_t port = args.port != 0 ? args.port : default_port;
   const std::string address = args.connect.empty() ? args.host : args.connect;
   const net::Deadline deadline = std::chrono::steady_clock::now() + kProbeBudget;
 
@@ -254,7 +259,7 @@ int run(const ProbeArguments& args) {
   ReportHeading heading{"server", socket->peer(), args.service, args.host};
 
   std::vector<Stage> stages;
-  if (xmpp) {
+  if (xmpp && !args.direct_tls) {
     auto starttls = negotiate_starttls(*socket, args.host, deadline);
     if (!starttls) return network_error(starttls.error());
     stages.push_back(**starttls);
@@ -262,7 +267,10 @@ int run(const ProbeArguments& args) {
       return print_report(heading, stages, nullptr, args.json_output);
   }
 
-  auto context = tls::ClientContext::create({});
+  tls::ClientOptions client_options;
+  // XEP-0368 3: a direct TLS client offers ALPN "xmpp-client" (servers sharing 443 route by it).
+  if (args.direct_tls) client_options.alpn = {"xmpp-client"};
+  auto context = tls::ClientContext::create(client_options);
   if (!context) return network_error(context.error());
   auto session = tls::Session::client(*context, args.host);
   if (!session) return network_error(session.error());
@@ -307,14 +315,17 @@ int run(const ProbeArguments& args) {
 const bool registered = register_command([](CLI::App& root) {
   auto args = std::make_shared<ProbeArguments>();
   CLI::App* command = root.add_subcommand("probe",
-                                          "connect to a server as a client does (STARTTLS for "
-                                          "XMPP) and report its certificate verdict");
+                                          "connect to a server as a client does (STARTTLS or "
+                                          "direct TLS for XMPP) and report its certificate "
+                                          "verdict");
   command->add_option("--service", args->service, "xmpp-client (default) or https")
       ->check(CLI::IsMember({"xmpp-client", "https"}));
   command->add_option("--host", args->host, "the service's FQDN: SNI and the identity to check")
       ->required();
   command
-      ->add_option("--port", args->port, "TCP port (default 5222 for xmpp-client, 443 for https)")
+      ->add_option("--port", args->port,
+                   "TCP port (default 5222 for xmpp-client, 5223 with --direct-tls, 443 for "
+                   "https)")
       ->check(CLI::Range(1, 65535));
   command->add_option("--connect", args->connect,
                       "address or name to connect to instead of --host");
@@ -324,6 +335,8 @@ const bool registered = register_command([](CLI::App& root) {
       ->add_option("--revocation", args->revocation,
                    "hard (default: unreachable = invalid), soft or off")
       ->check(CLI::IsMember({"hard", "soft", "off"}));
+  command->add_flag("--direct-tls", args->direct_tls,
+                    "xmpp-client: TLS from the first byte (XEP-0368) instead of STARTTLS");
   command->add_flag("--json", args->json_output, "machine-readable output");
   return Command{command, [args] { return run(*args); }};
 });

@@ -317,6 +317,19 @@ TYPED_TEST(XmppProbeTest, TrustedServerIsValid) {
                            pki::ServiceKind::xmpp_client, "example.test"));
 }
 
+TYPED_TEST(XmppProbeTest, DirectTlsIsJudgedTheSameWithoutAStarttlsStage) {
+  const auto outcome = run_parley_cert(
+      {"probe", "--service", "xmpp-client", "--host", "example.test", "--connect", "127.0.0.1",
+       "--port", std::to_string(this->server().direct_tls_port()), "--direct-tls", "--ca",
+       fixture("chains/p256/root.crt"), "--revocation", "off", "--json"});
+  EXPECT_EQ(outcome.exit_code, 0) << outcome.output << this->server().log_tail();
+  EXPECT_TRUE(outcome.valid()) << outcome.output;
+  EXPECT_FALSE(outcome.has_stage("starttls")) << "no plaintext phase: " << outcome.output;
+  EXPECT_EQ(outcome.verdict("tls"), "pass") << outcome.output;
+  EXPECT_EQ(outcome.verdict("path"), "pass") << outcome.output;
+  EXPECT_EQ(outcome.verdict("identity"), "pass") << outcome.output;
+}
+
 TYPED_TEST(XmppProbeTest, UntrustedRootFailsThePathStageAndSaysWhy) {
   const auto outcome = this->probe("example.test", fixture("chains/rsa2048/root.crt"));
   EXPECT_EQ(outcome.exit_code, 1) << outcome.output;
@@ -442,6 +455,14 @@ TEST_F(HttpsProbeTest, TrustedServerIsValid) {
   expect_same_verdict_as_client(
       outcome, client_view(fixture("chains/p256/chain.pem"), fixture("chains/p256/root.crt"),
                            pki::ServiceKind::https, "example.test"));
+}
+
+TEST(ProbeUsage, DirectTlsIsOnlyForXmpp) {
+  if (!have_parley_cert()) GTEST_SKIP() << "PARLEY_CERT_BINARY is not defined for this build";
+  const auto outcome =
+      run_parley_cert({"probe", "--service", "https", "--host", "example.test", "--direct-tls"});
+  EXPECT_EQ(outcome.exit_code, 2) << outcome.output;
+  EXPECT_NE(outcome.output.find("--direct-tls"), std::string::npos) << outcome.output;
 }
 
 TEST_F(HttpsProbeTest, WrongHostIsAnIdentityMismatch) {
