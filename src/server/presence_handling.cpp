@@ -25,10 +25,12 @@ int priority_of(const xml::Element& presence) {
   return value;
 }
 
-// Subscribers (from/both) and, separately, publishers (to/both) of an account.
+// Subscribers (from/both) and, separately, publishers (to/both) of an account, and the
+// subscription requests it has not answered.
 struct Contacts {
   std::vector<xmpp::Jid> subscribers;
   std::vector<xmpp::Jid> publishers;
+  std::vector<xml::Element> pending_requests;
 };
 
 Contacts contacts_of(ServerServices& services, const BoundSession& session) {
@@ -49,6 +51,7 @@ Contacts contacts_of(ServerServices& services, const BoundSession& session) {
         item.subscription == store::Subscription::both)
       out.publishers.push_back(*jid);
   }
+  out.pending_requests = pending_requests_to(*items, session.full_jid().bare_string());
   return out;
 }
 
@@ -158,6 +161,10 @@ void handle_presence(ServerServices& services, BoundSession& session, xml::Eleme
   broadcast(services, session, presence, contacts);
   if (initial) {
     answer_probes(services, session, contacts);
+    // RFC 6121 3.1.3: requests that arrived while the account was away, again at every login
+    // until it answers them.
+    for (const xml::Element& request : contacts.pending_requests)
+      session.send_wire(to_wire(request));
     if (priority >= 0) deliver_offline_messages(services, session);
   }
 }

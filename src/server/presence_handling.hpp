@@ -6,7 +6,8 @@
 // Initial presence (4.2): broadcast to every contact with subscription from/both and to the
 // account's other available resources; the current presence of contacts with subscription
 // to/both is sent to the new session (a local probe needs no stanza: the server knows); then the
-// offline queue is delivered (XEP-0160).
+// subscription requests it has not answered (RFC 6121 3.1.3, every login until answered); then
+// the offline queue is delivered (XEP-0160).
 #include "server/services.hpp"
 #include "xml/element.hpp"
 
