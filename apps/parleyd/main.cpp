@@ -54,7 +54,8 @@ int run(const std::string& config_path) {
   auto server = server::Server::create(io, *config, log);
   if (!server) return report(server.error());
   (*server)->start();
-  log->info("parleyd serving {} (storage {})", config->domain, config->storage_url);
+  log->info("parleyd serving {} (storage {})", config->domain,
+            store::storage_url_for_display(config->storage_url));
 
   boost::asio::signal_set signals(io, SIGTERM, SIGINT);
   signals.async_wait([&](const boost::system::error_code& ec, int signal) {
@@ -79,7 +80,7 @@ int check_config(const std::string& config_path) {
             << "  domain        " << config->domain << "\n"
             << "  certificate   " << config->certificate_file.string() << " ("
             << (*context)->chain().size() << " certificates)\n"
-            << "  storage       " << config->storage_url << "\n";
+            << "  storage       " << store::storage_url_for_display(config->storage_url) << "\n";
   for (const auto& a : config->c2s_listen)
     std::cout << "  c2s           " << a.to_string() << " (STARTTLS required)\n";
   for (const auto& a : config->direct_tls_listen)

@@ -2,6 +2,8 @@
 
 #include <string>
 
+#include "store/postgresql_storage.hpp"
+#include "store/postgresql_url.hpp"
 #include "store/sqlite_storage.hpp"
 
 namespace parley::store {
@@ -38,17 +40,26 @@ Result<std::unique_ptr<Storage>> Storage::open(std::string_view url, StorageLimi
     options->limits = limits;
     return open_sqlite_storage(*options);
   }
-  if (scheme == "postgresql" || scheme == "postgres") {
-    return fail(
-        Error::invalid_argument("storage URL: the PostgreSQL backend is not built yet; use "
-                                "sqlite:///absolute/path/parley.db"));
-  }
+  if (scheme == "postgresql" || scheme == "postgres") return open_postgresql_storage(url, limits);
   if (colon == std::string_view::npos) {
     return fail(Error::invalid_argument(
-        "storage URL: no scheme; expected sqlite:///absolute/path/parley.db or sqlite::memory:"));
+        "storage URL: no scheme; expected sqlite:///absolute/path/parley.db, sqlite::memory: or "
+        "postgresql://user:password@host/database"));
   }
   return fail(Error::invalid_argument("storage URL: unknown scheme '" + std::string(scheme) +
-                                      "'; expected sqlite:///absolute/path/parley.db"));
+                                      "'; expected sqlite:///absolute/path/parley.db or "
+                                      "postgresql://user:password@host/database"));
+}
+
+std::string storage_url_for_display(std::string_view url) {
+  const auto colon = url.find(':');
+  const std::string_view scheme = colon == std::string_view::npos ? url : url.substr(0, colon);
+  if (scheme == "sqlite") return std::string(url);
+  if (scheme == "postgresql" || scheme == "postgres") {
+    auto target = parse_postgresql_url(url);
+    return target ? target->display : "postgresql://(a URL libpq cannot read)";
+  }
+  return std::string(scheme) + ":...";
 }
 
 }  // namespace parley::store

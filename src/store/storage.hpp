@@ -7,7 +7,8 @@
 //   sqlite:///var/lib/parley/parley.db          the embedded default (sqlite_storage.hpp)
 //   sqlite:///var/lib/parley/parley.db?synchronous=full
 //   sqlite::memory:                              a private, empty database (tests)
-//   postgresql://...                             refused until that backend is built
+//   postgresql://user:password@host:5432/db?sslmode=verify-full   (postgresql_storage.hpp)
+//   postgres://...                               the same
 //
 // Names: an "owner" or "username" is the prepared localpart of the account (the caller runs
 // precis::enforce_username_case_mapped first); every JID stored is a prepared bare JID. The store
@@ -46,6 +47,11 @@
 #include "xmpp/sasl_scram.hpp"
 
 namespace parley::store {
+
+// The storage URL as it may be shown in a log or on a terminal: a PostgreSQL URL becomes
+// "postgresql://user@host:port/database" (no password, no parameters); a SQLite URL is shown as
+// it is; anything else only by its scheme.
+std::string storage_url_for_display(std::string_view url);
 
 // RFC 6121 2.1.2.5.
 enum class Subscription { none, to, from, both };
@@ -176,10 +182,10 @@ class Storage {
 
   // url: "sqlite:///absolute/path/parley.db" (optionally "?synchronous=full"; see
   // sqlite_storage.hpp), "sqlite::memory:" for tests. "sqlite://relative/path.db" is an error (a
-  // relative path would move with the working directory); "postgresql://..." is an error until
-  // that backend is built (invalid_argument). A new database file is created with mode 0600 (its
-  // directory must exist) and gets the current schema; an existing one of an older schema version
-  // is upgraded, one of a newer version refused.
+  // relative path would move with the working directory); "postgresql://..." or "postgres://..."
+  // for PostgreSQL (postgresql_storage.hpp). A new database file is created with mode 0600 (its
+  // directory must exist) and gets the current schema, as does an empty PostgreSQL database; an
+  // existing one of an older schema version is upgraded, one of a newer version refused.
   static Result<std::unique_ptr<Storage>> open(std::string_view url, StorageLimits limits = {});
 
   virtual AccountStore& accounts() = 0;

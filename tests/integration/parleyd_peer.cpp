@@ -21,7 +21,7 @@ constexpr const char* kParleyd = "";
 #endif
 
 std::string configuration(const XmppPeerOptions& options, const fs::path& directory,
-                          bool insecure_allow_plain) {
+                          bool insecure_allow_plain, const std::string& storage_url) {
   std::string out;
   out += "[server]\ndomain = \"" + options.domain + "\"\n";
   out += "[tls]\ncertificate = \"" + options.certificate_chain_file + "\"\n";
@@ -32,7 +32,9 @@ std::string configuration(const XmppPeerOptions& options, const fs::path& direct
   if (options.direct_tls_port != 0)
     out += "direct_tls_listen = [\"127.0.0.1:" + std::to_string(options.direct_tls_port) + "\"]\n";
   if (insecure_allow_plain) out += "insecure_allow_plain = true\n";
-  out += "[storage]\nurl = \"sqlite://" + (directory / "parley.db").string() + "\"\n";
+  out += "[storage]\nurl = \"" +
+         (storage_url.empty() ? "sqlite://" + (directory / "parley.db").string() : storage_url) +
+         "\"\n";
   out += "[log]\nlevel = \"debug\"\n";
   out += options.extra_configuration;
   return out;
@@ -53,7 +55,8 @@ std::optional<std::string> ParleydPeer::unavailable_reason() {
 }
 
 Result<std::unique_ptr<ParleydPeer>> ParleydPeer::start(XmppPeerOptions options,
-                                                        bool insecure_allow_plain) {
+                                                        bool insecure_allow_plain,
+                                                        const std::string& storage_url) {
   if (auto reason = unavailable_reason()) return fail(Error::invalid_argument(*reason));
   for (auto port : {options.c2s_port, options.direct_tls_port})
     if (port != 0 && port_is_listening(port))
@@ -67,7 +70,7 @@ Result<std::unique_ptr<ParleydPeer>> ParleydPeer::start(XmppPeerOptions options,
   if (error) return fail(Error::io("cannot create " + directory.string() + ": " + error.message()));
   {
     std::ofstream config(directory / "parleyd.toml");
-    config << configuration(options, directory, insecure_allow_plain);
+    config << configuration(options, directory, insecure_allow_plain, storage_url);
     if (!config) return fail(Error::io("cannot write the parleyd configuration"));
   }
   std::unique_ptr<ParleydPeer> peer(new ParleydPeer(options, directory));

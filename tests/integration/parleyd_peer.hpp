@@ -7,7 +7,8 @@
 // It writes a parleyd.toml in its own temporary directory (SQLite store there), adds the accounts
 // through the real command line (password on stdin), starts `parleyd --config` and waits until it
 // listens. `extra_configuration` is appended to the TOML (tables such as [limits]); set
-// `insecure_allow_plain` for clients that only speak PLAIN (go-sendxmpp 0.5.6).
+// `insecure_allow_plain` for clients that only speak PLAIN (go-sendxmpp 0.5.6). `storage_url`, when
+// not empty, replaces the SQLite store (a postgresql:// URL; postgres_peer.hpp makes databases).
 //
 // Ports: parleyd suites use 19000-19049 (see parleyd_test.cpp for the blocks).
 #include <csignal>
@@ -23,7 +24,8 @@ class ParleydPeer final : public XmppPeer {
  public:
   static std::optional<std::string> unavailable_reason();
   static Result<std::unique_ptr<ParleydPeer>> start(XmppPeerOptions options,
-                                                    bool insecure_allow_plain = false);
+                                                    bool insecure_allow_plain = false,
+                                                    const std::string& storage_url = {});
   ~ParleydPeer() override;
 
   std::string_view product() const override { return "parleyd"; }

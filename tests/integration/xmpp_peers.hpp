@@ -36,6 +36,8 @@
 //   18950-18958  client_*_test (the parley client against Prosody and ejabberd)
 //   19000-19001  parleyd_test (parleyd_peer.hpp; parleyd has no Erlang port)
 //   19100-19149  bench/compare-servers (never run together with the tests)
+//   19200-19219  postgresql_*_test (PostgreSQL clusters and parleyd on PostgreSQL; the blocks are
+//                in postgres_peer.hpp)
 //   19250-19299  interop_*_test (parleyd with slixmpp, profanity, tsung, go-sendxmpp; the
 //                blocks are in interop_support.hpp)
 //   19300-19301  parley_revocation_test (parleyd presenting the revocation fixtures' leaves)
