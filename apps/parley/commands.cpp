@@ -17,61 +17,27 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
 
-// How long the server has to confirm a sent message, fetch the roster, and close the stream.
-constexpr auto kReplyTimeout = 30s;
-constexpr auto kCloseTimeout = 5s;
 // listen wakes up this often to notice SIGINT/SIGTERM.
 constexpr auto kSignalPollInterval = 200ms;
-// A message body Parley sends; the receiving parser's text limit is 64 KiB by default.
-constexpr std::size_t kMaxBodyBytes = 60 * 1024;
-
-volatile std::sig_atomic_t g_stop_requested = 0;
-
-extern "C" void request_stop(int) {
-  g_stop_requested = 1;
-}
-
-void install_stop_handlers() {
-  struct sigaction action {};
-  action.sa_handler = request_stop;
-  sigemptyset(&action.sa_mask);
-  action.sa_flags = 0;
-  (void)::sigaction(SIGINT, &action, nullptr);
-  (void)::sigaction(SIGTERM, &action, nullptr);
-}
-
-// XML 1.0 2.2 Char: what a message body can carry. Anything else would reach the other side as
-// U+FFFD (the serializer replaces it), so it is refused before connecting.
-void check_body(const std::string& text) {
-  if (text.empty()) throw UsageError{"send: the message TEXT is empty"};
-  if (text.size() > kMaxBodyBytes)
-    throw UsageError{"send: the message is longer than " + std::to_string(kMaxBodyBytes) +
-                     " bytes"};
-  if (!is_valid_utf8(text)) throw UsageError{"send: the message is not valid UTF-8"};
-  std::size_t position = 0;
-  while (position < text.size()) {
-    std::uint32_t code_point = 0;
-    const std::size_t length = utf8_sequence_at(text, position, code_point);
-    const bool allowed = code_point == 0x9 || code_point == 0xA || code_point == 0xD ||
-                         (code_point >= 0x20 && code_point != 0xFFFE && code_point != 0xFFFF);
-    if (!allowed) {
-      char hex[8] = {};
-      std::snprintf(hex, sizeof hex, "%04X", static_cast<unsigned>(code_point));
-      throw UsageError{"send: the message contains a character XML cannot carry (U+" +
-                       std::string(hex) + ")"};
-    }
-    position += length;
-  }
-}
-
-void close_quietly(client::Connection& connection) {
-  if (auto closed = connection.close(Clock::now() + kCloseTimeout); !closed)
-    std::cerr << "parley: note: " << closed.error().message << "\n";
-}
 
 std::string sender_of(const xmpp::ChatMessage& message) {
   auto jid = xmpp::Jid::parse(message.from);
   return jid ? jid->bare_string() : display(message.from);
+}
+
+void print_chat_message(const Session& session, const xmpp::ChatMessage& m) {
+  const std::int64_t when = m.delayed_since.value_or(static_cast<std::int64_t>(std::time(nullptr)));
+  if (session.json) {
+    boost::json::object line{
+        {"time", client::format_utc_time(when)}, {"from", m.from}, {"to", m.to},
+        {"type", xmpp::to_string(m.type)},       {"id", m.id},     {"body", m.body},
+        {"delayed", m.delayed_since.has_value()}};
+    print_json_line(line);
+  } else {
+    std::cout << client::format_utc_time(when) << " " << sender_of(m) << ": " << display(m.body)
+              << "\n"
+              << std::flush;
+  }
 }
 
 }  // namespace
@@ -79,7 +45,7 @@ std::string sender_of(const xmpp::ChatMessage& message) {
 int run_send(const GlobalOptions& options, const SendArguments& arguments) {
   auto to = xmpp::Jid::parse(arguments.to);
   if (!to) throw UsageError{"send: " + to.error().message};
-  check_body(arguments.text);
+  check_body(arguments.text, "send");
   auto session = prepare_session(options);
   auto connection = connect(*session);
   if (!connection) return kExitFailed;
@@ -110,58 +76,76 @@ int run_listen(const GlobalOptions& options, const ListenArguments& arguments) {
     throw UsageError{"listen: --timeout must be more than 0 and at most 315360000 seconds"};
   }
   auto session = prepare_session(options);
+  if (arguments.reconnect.enabled)
+    session->options.stream_management = client::StreamManagementUse::when_offered_with_resumption;
   install_stop_handlers();
-  auto connection = connect(*session);
-  if (!connection) return kExitFailed;
-  report_connection(*session, *connection);
-
-  // RFC 6121 recommends the roster before presence; presence makes the server deliver (stored
-  // offline messages first).
-  auto roster = connection->roster(Clock::now() + kReplyTimeout);
-  if (!roster) return report_failure(*session, "roster", roster.error().message);
-  if (auto announced = connection->announce_presence(); !announced)
-    return report_failure(*session, "presence", announced.error().message);
-  if (session->json) {
-    print_json_line(boost::json::object{{"ok", true},
-                                        {"listening", connection->jid().to_string()},
-                                        {"security", connection->security_summary()}});
-  }
-
   const auto started = Clock::now();
   const std::optional<Clock::time_point> end =
       arguments.timeout_seconds
           ? std::optional(started + std::chrono::duration_cast<Clock::duration>(
                                         std::chrono::duration<double>(*arguments.timeout_seconds)))
           : std::nullopt;
+  const auto should_stop = [&] { return stop_requested() || (end && Clock::now() >= *end); };
+
+  auto connection = connect_with_retries(*session, arguments.reconnect, should_stop);
+  if (!connection) return kExitFailed;
   std::size_t received = 0;
-  while (!arguments.count || received < *arguments.count) {
-    if (g_stop_requested) break;
-    const auto now = Clock::now();
-    if (end && now >= *end) break;
-    auto slice_end = now + kSignalPollInterval;
-    if (end && *end < slice_end) slice_end = *end;
-    auto message = connection->next_message(slice_end);
-    if (!message) return report_failure(*session, "listen", message.error().message);
-    if (!*message) continue;
-    ++received;
-    const auto& m = **message;
-    const std::int64_t when =
-        m.delayed_since.value_or(static_cast<std::int64_t>(std::time(nullptr)));
-    if (session->json) {
-      boost::json::object line{
-          {"time", client::format_utc_time(when)}, {"from", m.from}, {"to", m.to},
-          {"type", xmpp::to_string(m.type)},       {"id", m.id},     {"body", m.body},
-          {"delayed", m.delayed_since.has_value()}};
-      print_json_line(line);
+  for (;;) {
+    report_connection(*session, *connection);
+    if (connection->resumed()) {
+      // XEP-0198: the same session, presence included; what arrived meanwhile comes now.
+      std::cerr << "parley: listen: session resumed\n";
+      if (session->json) {
+        print_json_line(boost::json::object{{"event", "resumed"},
+                                            {"listening", connection->jid().to_string()},
+                                            {"security", connection->security_summary()}});
+      }
     } else {
-      std::cout << client::format_utc_time(when) << " " << sender_of(m) << ": " << display(m.body)
-                << "\n"
-                << std::flush;
+      // RFC 6121 recommends the roster before presence; presence makes the server deliver
+      // (stored offline messages first).
+      auto roster = connection->roster(Clock::now() + kReplyTimeout);
+      if (!roster) return report_failure(*session, "roster", roster.error().message);
+      if (auto announced = connection->announce_presence(); !announced)
+        return report_failure(*session, "presence", announced.error().message);
+      if (session->json) {
+        print_json_line(boost::json::object{{"ok", true},
+                                            {"listening", connection->jid().to_string()},
+                                            {"security", connection->security_summary()}});
+      }
+    }
+
+    std::optional<Error> lost;
+    while (!arguments.count || received < *arguments.count) {
+      if (should_stop()) break;
+      auto slice_end = Clock::now() + kSignalPollInterval;
+      if (end && *end < slice_end) slice_end = *end;
+      auto message = connection->next_message(slice_end);
+      if (!message) {
+        lost = message.error();
+        break;
+      }
+      if (!*message) continue;
+      ++received;
+      print_chat_message(*session, **message);
+    }
+    if (!lost) break;
+    if (!arguments.reconnect.enabled) return report_failure(*session, "listen", lost->message);
+    std::cerr << "parley: listen: connection lost: " << lost->message << "; reconnecting\n";
+    if (session->json) {
+      print_json_line(boost::json::object{{"event", "disconnected"}, {"reason", lost->message}});
+    }
+    auto resumption = connection->take_resumption();
+    connection.reset();
+    connection = reconnect_after_loss(*session, arguments.reconnect, should_stop,
+                                      resumption ? &*resumption : nullptr);
+    if (!connection) {
+      if (should_stop()) break;  // the time ran out or a signal came while waiting
+      return kExitFailed;
     }
   }
-  close_quietly(*connection);
+  if (connection) close_quietly(*connection);
   if (arguments.count && received < *arguments.count) {
-    const std::string why = g_stop_requested ? "stopped" : "timed out";
+    const std::string why = stop_requested() ? "stopped" : "timed out";
     std::cerr << "parley: listen: " << why << " after " << received << " of " << *arguments.count
               << " messages\n";
     return kExitFailed;

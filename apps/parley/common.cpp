@@ -3,9 +3,16 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <thread>
 
+#include "client/message_body.hpp"
+#include "client/reconnect.hpp"
 #include "client/text_prompt.hpp"
 #include "core/file.hpp"
 #include "xmpp/stanza.hpp"
@@ -107,6 +114,39 @@ std::string display(std::string_view text) {
   return xmpp::escape_for_terminal(text);
 }
 
+std::optional<std::string> body_problem(std::string_view text) {
+  return client::body_problem(text);
+}
+
+void check_body(std::string_view text, std::string_view command) {
+  if (auto problem = body_problem(text)) throw UsageError{std::string(command) + ": " + *problem};
+}
+
+namespace {
+volatile std::sig_atomic_t g_stop_requested = 0;
+extern "C" void request_stop(int) {
+  g_stop_requested = 1;
+}
+}  // namespace
+
+void install_stop_handlers() {
+  struct sigaction action {};
+  action.sa_handler = request_stop;
+  sigemptyset(&action.sa_mask);
+  action.sa_flags = 0;
+  (void)::sigaction(SIGINT, &action, nullptr);
+  (void)::sigaction(SIGTERM, &action, nullptr);
+}
+
+bool stop_requested() {
+  return g_stop_requested != 0;
+}
+
+void close_quietly(client::Connection& connection) {
+  if (auto closed = connection.close(std::chrono::steady_clock::now() + kCloseTimeout); !closed)
+    std::cerr << "parley: note: " << closed.error().message << "\n";
+}
+
 void print_json_line(const boost::json::value& value) {
   std::cout << boost::json::serialize(value) << "\n" << std::flush;
 }
@@ -168,18 +208,89 @@ std::unique_ptr<Session> prepare_session(const GlobalOptions& options) {
   return session;
 }
 
-std::unique_ptr<client::Connection> connect(Session& session) {
-  auto connection = client::Connection::open(session.options, session.anchors, *session.store,
-                                             session.prompt.get(), session.password);
-  if (connection) return std::move(*connection);
+std::expected<std::unique_ptr<client::Connection>, client::ConnectionFailure> open_connection(
+    Session& session, client::SessionResumption* resume) {
+  return client::Connection::open(session.options, session.anchors, *session.store,
+                                  session.prompt.get(), session.password, resume);
+}
 
-  const client::ConnectionFailure& failure = connection.error();
+std::unique_ptr<client::Connection> connect(Session& session) {
+  auto connection = open_connection(session);
+  if (connection) return std::move(*connection);
+  report_connection_failure(session, connection.error());
+  return nullptr;
+}
+
+std::unique_ptr<client::Connection> connect_with_retries(Session& session,
+                                                         const ReconnectOptions& reconnect,
+                                                         const std::function<bool()>& should_stop) {
+  if (!reconnect.enabled) return connect(session);
+  auto first = open_connection(session);
+  if (first) return std::move(*first);
+  if (client::classify(first.error()) == client::FailureClass::permanent) {
+    report_connection_failure(session, first.error());
+    return nullptr;
+  }
+  std::cerr << "parley: " << xmpp::to_string(first.error().stage) << ": "
+            << first.error().error.message << " (will try again)\n";
+  return reconnect_after_loss(session, reconnect, should_stop);
+}
+
+std::unique_ptr<client::Connection> reconnect_after_loss(Session& session,
+                                                         const ReconnectOptions& reconnect,
+                                                         const std::function<bool()>& should_stop,
+                                                         client::SessionResumption* resume) {
+  client::BackoffPolicy policy;
+  policy.max_attempts = reconnect.max_attempts;
+  client::Backoff backoff(policy);
+  const auto wait = [&](std::chrono::milliseconds delay) {
+    const auto end = std::chrono::steady_clock::now() + delay;
+    while (std::chrono::steady_clock::now() < end) {
+      if (should_stop()) return false;
+      std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(
+          std::chrono::milliseconds(100), end - std::chrono::steady_clock::now()));
+    }
+    return !should_stop();
+  };
+  client::ReconnectObserver observer;
+  observer.after_failure = [&](const client::ReconnectAttempt& attempt,
+                               const client::ConnectionFailure& failure) {
+    if (client::classify(failure) == client::FailureClass::permanent) return;
+    std::cerr << "parley: attempt " << attempt.attempt << " of " << policy.max_attempts
+              << " failed: " << xmpp::to_string(failure.stage) << ": " << failure.error.message
+              << "\n";
+  };
+  auto connection =
+      client::reconnect([&] { return open_connection(session, resume); }, backoff, wait, observer);
+  if (connection) return std::move(*connection);
+  const client::ReconnectFailure& failure = connection.error();
+  switch (failure.end) {
+    case client::ReconnectEnd::permanent_failure:
+      report_connection_failure(session, *failure.last);
+      break;
+    case client::ReconnectEnd::attempts_exhausted:
+      if (failure.last) report_connection_failure(session, *failure.last);
+      std::cerr << "parley: gave up after " << failure.attempts << " attempts\n";
+      break;
+    case client::ReconnectEnd::stopped:
+      std::cerr << "parley: stopped while reconnecting\n";
+      break;
+  }
+  return nullptr;
+}
+
+void report_connection_failure(const Session& session, const client::ConnectionFailure& failure) {
   const std::string stage = xmpp::to_string(failure.stage);
   std::cerr << "parley: " << stage << ": " << failure.error.message << "\n";
   std::vector<std::string> reasons;
   if (failure.trust) {
     reasons = failure.trust->reasons;
     for (const auto& reason : reasons) std::cerr << "parley:   - " << reason << "\n";
+    if (const auto* fixed = dynamic_cast<const client::FixedPromptAnswer*>(session.prompt.get());
+        fixed && fixed->last_asked() && failure.trust->answer) {
+      // What was refused, so that it can be compared with what the administrator says.
+      std::cerr << "parley:   certificate SHA-256 " << fixed->last_asked()->fingerprint << "\n";
+    }
     if (failure.trust->answer == client::PromptAnswer::decline && session.prompt_is_fixed) {
       std::cerr << "parley: the certificate is not trusted; without a terminal parley declines "
                    "it unless --on-untrusted accept-once or accept-always is given\n";
@@ -193,7 +304,6 @@ std::unique_ptr<client::Connection> connect(Session& session) {
     }
     print_json_line(boost::json::object{{"ok", false}, {"error", std::move(error)}});
   }
-  return nullptr;
 }
 
 void report_connection(const Session& session, const client::Connection& connection) {

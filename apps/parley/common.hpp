@@ -6,6 +6,10 @@
 // object on stdout with --json), 2 usage (bad arguments, unreadable files, no password).
 
 #include <boost/json.hpp>
+#include <chrono>
+#include <cstddef>
+#include <expected>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -14,6 +18,7 @@
 #include "client/admin_policy.hpp"
 #include "client/certificate_store.hpp"
 #include "client/connection.hpp"
+#include "client/message_body.hpp"
 #include "client/trust_decision.hpp"
 #include "pki/trust_store.hpp"
 #include "xmpp/jid.hpp"
@@ -64,6 +69,29 @@ std::unique_ptr<Session> prepare_session(const GlobalOptions& options);
 
 // Connects; on failure prints why (stderr, and JSON on stdout with --json) and returns nullptr.
 std::unique_ptr<client::Connection> connect(Session& session);
+// One attempt, nothing printed: for callers that retry (reconnect.hpp).
+std::expected<std::unique_ptr<client::Connection>, client::ConnectionFailure> open_connection(
+    Session& session, client::SessionResumption* resume = nullptr);
+// Prints why a connection attempt failed: the stage, the message, the certificate's reasons.
+void report_connection_failure(const Session& session, const client::ConnectionFailure& failure);
+
+// --reconnect and its bound, shared by listen and join.
+struct ReconnectOptions {
+  bool enabled = false;
+  std::size_t max_attempts = 10;
+};
+// Connects, and with --reconnect keeps trying transient failures with backoff (each attempt a
+// full certificate decision), printing each failed attempt on stderr. `should_stop` is polled
+// while waiting (SIGINT/SIGTERM). nullptr when it gave up (the reason printed).
+std::unique_ptr<client::Connection> connect_with_retries(Session& session,
+                                                         const ReconnectOptions& reconnect,
+                                                         const std::function<bool()>& should_stop);
+// After a lost connection: waits and tries again as the backoff says (the first attempt waits
+// too, with jitter), resuming the session when `resume` is given and the server can.
+// nullptr when it gave up (the reason printed).
+std::unique_ptr<client::Connection> reconnect_after_loss(
+    Session& session, const ReconnectOptions& reconnect, const std::function<bool()>& should_stop,
+    client::SessionResumption* resume = nullptr);
 
 // Prints notices a successful connection carries (an accepted untrusted certificate, notes about
 // weakened authentication) on stderr.
@@ -74,6 +102,24 @@ int report_failure(const Session& session, const std::string& stage, const std::
 
 // Text for a terminal line (control characters escaped).
 std::string display(std::string_view text);
+
+// How long the server has to confirm a sent message, fetch the roster, and close the stream.
+inline constexpr std::chrono::seconds kReplyTimeout{30};
+inline constexpr std::chrono::seconds kCloseTimeout{5};
+inline constexpr std::size_t kMaxBodyBytes = client::kMaxBodyBytes;
+
+// client::body_problem(): why `text` cannot be a message body, or nullopt when it can.
+std::optional<std::string> body_problem(std::string_view text);
+// body_problem() as a usage error for `command`, before connecting.
+void check_body(std::string_view text, std::string_view command);
+
+// SIGINT and SIGTERM set a flag (stop_requested()) instead of killing the process, so that the
+// long-running commands leave rooms and close their streams cleanly.
+void install_stop_handlers();
+bool stop_requested();
+
+// close() with kCloseTimeout; a server that does not close in time is a note on stderr.
+void close_quietly(client::Connection& connection);
 
 void print_json_line(const boost::json::value& value);
 

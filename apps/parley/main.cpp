@@ -2,7 +2,9 @@
 //   parley [--account JID] [--server HOST:PORT] [--direct-tls] [--ca FILE]...
 //          [--password-file F | --password-stdin] [--policy FILE]
 //          [--on-untrusted reject|accept-once|accept-always] [--json] COMMAND
-//   send JID TEXT | listen [--count N] [--timeout S] | roster | trust list | trust remove FP
+//   send JID TEXT | listen [--count N] [--timeout S] [--reconnect] | roster
+//   | join ROOM[/NICK] [--say TEXT]... [--count N] [--timeout S] [--history N] [--reconnect]
+//   | chat [--join ROOM]... | trust list | trust remove FP
 // Exit codes: 0 ok, 1 refused or failed (reason on stderr), 2 usage. This file only parses
 // arguments and dispatches; the commands are in commands.cpp, the work in libparley.
 
@@ -52,6 +54,39 @@ int main(int argc, char** argv) {
   listen->add_option("--count", listen_arguments.count, "exit 0 after N messages");
   listen->add_option("--timeout", listen_arguments.timeout_seconds,
                      "stop after S seconds (exit 1 if --count messages did not all arrive)");
+  const auto add_reconnect = [](CLI::App* command, ReconnectOptions& reconnect) {
+    command->add_flag("--reconnect", reconnect.enabled,
+                      "when the connection is lost (or cannot be made), try again with "
+                      "exponential backoff; every attempt judges the certificate again");
+    command
+        ->add_option("--reconnect-attempts", reconnect.max_attempts,
+                     "give up after N attempts in a row (default 10)")
+        ->check(CLI::Range(std::size_t{1}, std::size_t{1000}));
+  };
+  add_reconnect(listen, listen_arguments.reconnect);
+
+  JoinArguments join_arguments;
+  CLI::App* join = app.add_subcommand(
+      "join",
+      "enter a group chat room (XEP-0045), print what is said, send --say texts and "
+      "standard input lines, leave");
+  join->add_option("ROOM", join_arguments.room, "room@service[/nick] (nick: the account's name)")
+      ->required();
+  join->add_option("--say", join_arguments.say, "send TEXT once in the room (repeatable)");
+  join->add_option("--count", join_arguments.count, "leave after N messages from others");
+  join->add_option("--timeout", join_arguments.timeout_seconds,
+                   "leave after S seconds (exit 1 if --count messages did not all arrive)");
+  join->add_option("--history", join_arguments.history,
+                   "messages of the room's history to ask for (default 0)");
+  add_reconnect(join, join_arguments.reconnect);
+
+  ChatArguments chat_arguments;
+  CLI::App* chat = app.add_subcommand(
+      "chat", "the interactive terminal client (contacts, conversations, rooms; /help inside)");
+  chat->add_option("--join", chat_arguments.rooms, "enter room@service[/nick] at start");
+  chat->add_option("--reconnect-attempts", chat_arguments.reconnect_attempts,
+                   "give up reconnecting after N attempts in a row (default 10)")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{1000}));
 
   CLI::App* roster = app.add_subcommand("roster", "list the roster");
 
@@ -76,6 +111,8 @@ int main(int argc, char** argv) {
   try {
     if (send->parsed()) return run_send(options, send_arguments);
     if (listen->parsed()) return run_listen(options, listen_arguments);
+    if (join->parsed()) return run_join(options, join_arguments);
+    if (chat->parsed()) return run_chat(options, chat_arguments);
     if (roster->parsed()) return run_roster(options);
     if (trust_list->parsed()) return run_trust_list(options);
     if (trust_remove->parsed()) return run_trust_remove(options, fingerprint);

@@ -11,6 +11,10 @@
 namespace parley::client {
 namespace {
 
+// Stream management elements the server may send in a row without a stanza between them; far
+// more than a conforming server needs (one <a/> per <r/>), so reaching it means a flood.
+constexpr std::size_t kMaxStreamManagementElementsInARow = 10'000;
+
 Result<std::uint16_t> parse_port(std::string_view text, std::string_view whole) {
   unsigned value = 0;
   const auto* end = text.data() + text.size();
@@ -94,7 +98,7 @@ Result<ServiceIdentity> xmpp_service_identity(const xmpp::Jid& account) {
 
 std::expected<std::unique_ptr<Connection>, ConnectionFailure> Connection::open(
     const ConnectionOptions& options, const pki::TrustStore& anchors, CertificateStore& store,
-    CertificatePrompt* prompt, std::string_view password) {
+    CertificatePrompt* prompt, std::string_view password, SessionResumption* resume) {
   using xmpp::NegotiationStage;
   auto refused = [](NegotiationStage stage, Error error) {
     return std::unexpected(ConnectionFailure{stage, std::move(error), std::nullopt});
@@ -122,6 +126,10 @@ std::expected<std::unique_ptr<Connection>, ConnectionFailure> Connection::open(
   stream_options.limits = options.limits;
   const std::uint16_t default_port =
       options.tls_mode == xmpp::TlsMode::direct_tls ? kDefaultDirectTlsPort : kDefaultStarttlsPort;
+  if (resume != nullptr && !resume->refused &&
+      options.stream_management != StreamManagementUse::off) {
+    stream_options.resume = resume->request;
+  }
   if (options.server) {
     stream_options.connect_host = options.server->host;
     stream_options.port = options.server->port;
@@ -131,12 +139,14 @@ std::expected<std::unique_ptr<Connection>, ConnectionFailure> Connection::open(
   }
 
   std::optional<TrustDecision> decision;
+  pki::CertificatePtr server_certificate;
   pki::RevocationCache revocation_cache;
   const xmpp::CertificateJudge judge =
       [&](const tls::Session& session) -> Result<tls::PeerAcceptance> {
     const auto& chain = session.peer_chain();
     if (chain.empty()) return fail(Error::io("the server presented no certificate"));
     PresentedChain presented{chain.front(), {chain.begin() + 1, chain.end()}};
+    server_certificate = chain.front();
 
     pki::VerifyPolicy verify_policy;
     verify_policy.purpose = pki::KeyPurpose::server_auth;
@@ -182,8 +192,50 @@ std::expected<std::unique_ptr<Connection>, ConnectionFailure> Connection::open(
     return refused(NegotiationStage::certificate,
                    Error{ErrorKind::internal, "connected without a trust decision"});
   }
-  return std::unique_ptr<Connection>(
-      new Connection(std::move(*stream), std::move(*decision), options.max_buffered_messages));
+  std::unique_ptr<Connection> connection(new Connection(std::move(*stream), std::move(*decision),
+                                                        std::move(server_certificate),
+                                                        options.max_buffered_messages));
+  if (stream_options.resume) {
+    if (const auto handled = connection->stream_->resumed_with()) {
+      // XEP-0198 6: the session goes on; what the server had not handled is sent again (and
+      // counted again, from where the counts were).
+      connection->stream_management_ = std::move(resume->management);
+      auto again = connection->stream_management_.resumed(*handled);
+      if (!again) return refused(NegotiationStage::bind, again.error());
+      for (const auto& stanza : *again) {
+        if (auto sent = connection->send(stanza); !sent)
+          return refused(NegotiationStage::bind, sent.error());
+      }
+      connection->resumed_ = true;
+      return connection;
+    }
+    resume->refused = true;
+  }
+  if (options.stream_management != StreamManagementUse::off &&
+      offers_stream_management(connection->stream_->features_after_authentication())) {
+    const Resumption resumption =
+        options.stream_management == StreamManagementUse::when_offered_with_resumption
+            ? Resumption::requested
+            : Resumption::not_requested;
+    // Not waited for: <enabled/> or <failed/> arrives in order with everything else.
+    if (auto sent =
+            connection->stream_->send(connection->stream_management_.enable_request(resumption));
+        !sent) {
+      return refused(NegotiationStage::bind, sent.error());
+    }
+  }
+  return connection;
+}
+
+std::optional<SessionResumption> Connection::take_resumption() {
+  const auto& id = stream_management_.resumption_id();
+  if (!id || stream_management_.state() != StreamManagementState::enabled) return std::nullopt;
+  const auto handled =
+      static_cast<std::uint32_t>(stream_management_.stanzas_received() % (std::uint64_t{1} << 32));
+  SessionResumption resumption{xmpp::StreamResumption{*id, handled, jid()},
+                               std::move(stream_management_), false};
+  stream_management_ = StreamManagement();
+  return resumption;
 }
 
 std::string Connection::security_summary() const {
@@ -211,6 +263,32 @@ std::string Connection::security_summary() const {
   return out;
 }
 
+SecurityDetails Connection::security_details() const {
+  const auto& security = stream_->security();
+  SecurityDetails details;
+  details.protocol = tls::to_string(security.tls.protocol);
+  details.cipher = security.tls.cipher;
+  details.group = security.tls.group;
+  details.tls_mode = xmpp::to_string(security.tls_mode);
+  details.peer = security.peer;
+  details.verdict = trust_.verdict;
+  if (server_certificate_) {
+    details.subject = escape_for_display(server_certificate_->subject().to_display_string());
+    details.issuer = escape_for_display(server_certificate_->issuer().to_display_string());
+    details.fingerprint = fingerprint_text(*server_certificate_);
+    details.not_before = server_certificate_->not_before();
+    details.not_after = server_certificate_->not_after();
+  }
+  if (trust_.path)
+    details.trust_anchor = escape_for_display(trust_.path->anchor().subject().to_display_string());
+  details.sasl_mechanism = security.sasl_mechanism;
+  if (security.channel_binding)
+    details.channel_binding = xmpp::sasl::to_string(*security.channel_binding);
+  details.stream_management = to_string(stream_management_.state());
+  details.notes = security.notes;
+  return details;
+}
+
 Result<void> Connection::dispatch(xml::Element stanza) {
   if (xmpp::is_stanza(stanza, "iq")) {
     const std::string* type = stanza.attribute("type");
@@ -220,33 +298,57 @@ Result<void> Connection::dispatch(xml::Element stanza) {
     const std::string* from = stanza.attribute("from");
     const bool from_own_account = from == nullptr || *from == jid().bare_string();
     if (stanza.first_child(xmpp::kPingNamespace, "ping") != nullptr && *type == "get")
-      return stream_->send(xmpp::make_iq_result(stanza));
+      return send(xmpp::make_iq_result(stanza));
     // RFC 6121 2.1.6: roster pushes come from the account itself (anyone else's are refused);
     // acknowledged, not applied (nothing here keeps a roster between commands).
     if (stanza.first_child(xmpp::kRosterNamespace, "query") != nullptr && *type == "set" &&
         from_own_account) {
-      return stream_->send(xmpp::make_iq_result(stanza));
+      return send(xmpp::make_iq_result(stanza));
     }
-    return stream_->send(xmpp::make_iq_error(stanza, "cancel", "service-unavailable"));
+    return send(xmpp::make_iq_error(stanza, "cancel", "service-unavailable"));
   }
-  if (xmpp::is_stanza(stanza, "message")) {
-    auto message = xmpp::read_chat_message(stanza);
-    if (!message) return {};
+  if (xmpp::is_stanza(stanza, "message") || xmpp::is_stanza(stanza, "presence")) {
     if (inbox_.size() >= max_buffered_) {
       return fail(Error::limit("more than " + std::to_string(max_buffered_) +
-                               " messages arrived while waiting for the server"));
+                               " stanzas arrived that were not read"));
     }
-    inbox_.push_back(std::move(*message));
+    inbox_.push_back(std::move(stanza));
   }
-  return {};  // presence and anything else: not needed by the scriptable client
+  return {};
+}
+
+Result<void> Connection::send(const xml::Element& stanza) {
+  if (auto sent = stream_->send(stanza); !sent) return sent;
+  stream_management_.on_stanza_sent(stanza);
+  return {};
+}
+
+Result<std::optional<xml::Element>> Connection::receive(net::Deadline deadline) {
+  for (std::size_t nonzas = 0; nonzas < kMaxStreamManagementElementsInARow; ++nonzas) {
+    auto received = stream_->receive(deadline);
+    if (!received || !*received) return received;
+    xml::Element& element = **received;
+    if (!is_stream_management_element(element)) {
+      stream_management_.on_stanza_received();
+      return received;
+    }
+    auto reply = stream_management_.handle(element);
+    if (!reply) return fail(Error::parse(jid().domainpart() + ": " + reply.error().message));
+    if (*reply) {
+      if (auto sent = stream_->send(**reply); !sent) return fail(sent.error());
+    }
+  }
+  return fail(Error::limit(jid().domainpart() + " sent more than " +
+                           std::to_string(kMaxStreamManagementElementsInARow) +
+                           " stream management elements in a row"));
 }
 
 Result<xml::Element> Connection::request(const xml::Element& iq, const std::string& id,
                                          net::Deadline deadline, std::string_view waiting_for,
                                          const std::string& watched_message_id) {
-  if (auto sent = stream_->send(iq); !sent) return fail(sent.error());
+  if (auto sent = send(iq); !sent) return fail(sent.error());
   for (;;) {
-    auto received = stream_->receive(deadline);
+    auto received = receive(deadline);
     if (!received) return fail(received.error());
     if (!*received) {
       return fail(Error::io("timed out waiting for " + std::string(waiting_for) + " from " +
@@ -275,7 +377,7 @@ Result<xml::Element> Connection::request(const xml::Element& iq, const std::stri
 Result<void> Connection::send_message(const xmpp::Jid& to, std::string_view body,
                                       net::Deadline deadline) {
   const std::string message_id = xmpp::new_stanza_id("msg");
-  if (auto sent = stream_->send(xmpp::make_chat_message(to, body, message_id)); !sent) return sent;
+  if (auto sent = send(xmpp::make_chat_message(to, body, message_id)); !sent) return sent;
   const std::string ping_id = xmpp::new_stanza_id("ping");
   auto reply = request(xmpp::make_ping(ping_id, jid().domainpart()), ping_id, deadline,
                        "the server's confirmation (ping reply)", message_id);
@@ -298,24 +400,54 @@ Result<std::vector<xmpp::RosterItem>> Connection::roster(net::Deadline deadline)
 }
 
 Result<void> Connection::announce_presence() {
-  return stream_->send(xmpp::make_initial_presence());
+  return send(xmpp::make_initial_presence());
 }
 
 Result<std::optional<xmpp::ChatMessage>> Connection::next_message(net::Deadline deadline) {
   for (;;) {
+    auto stanza = next_stanza(deadline);
+    if (!stanza) return fail(stanza.error());
+    if (!*stanza) return std::optional<xmpp::ChatMessage>();
+    if (auto message = xmpp::read_chat_message(**stanza))
+      return std::optional<xmpp::ChatMessage>(std::move(*message));
+  }
+}
+
+Result<std::optional<xml::Element>> Connection::next_stanza(net::Deadline deadline) {
+  for (;;) {
     if (!inbox_.empty()) {
-      xmpp::ChatMessage message = std::move(inbox_.front());
+      xml::Element stanza = std::move(inbox_.front());
       inbox_.pop_front();
-      return std::optional<xmpp::ChatMessage>(std::move(message));
+      return std::optional<xml::Element>(std::move(stanza));
     }
-    auto received = stream_->receive(deadline);
+    auto received = receive(deadline);
     if (!received) return fail(received.error());
-    if (!*received) return std::optional<xmpp::ChatMessage>();
+    if (!*received) return std::optional<xml::Element>();
     if (auto handled = dispatch(std::move(**received)); !handled) return fail(handled.error());
   }
 }
 
+Result<void> Connection::send_stanza(const xml::Element& stanza) {
+  return send(stanza);
+}
+
+Result<xml::Element> Connection::query(const xml::Element& iq, net::Deadline deadline,
+                                       std::string_view waiting_for) {
+  const std::string* id = iq.attribute("id");
+  if (id == nullptr) return fail(Error::invalid_argument("an iq request needs an id"));
+  return request(iq, *id, deadline, waiting_for);
+}
+
+Result<void> Connection::request_acknowledgement() {
+  if (stream_management_.state() != StreamManagementState::enabled) return {};
+  return stream_->send(StreamManagement::acknowledgement_request());
+}
+
 Result<void> Connection::close(net::Deadline deadline) {
+  // XEP-0198 4: acknowledging before the end tells the server that nothing it sent needs to be
+  // delivered again (or stored offline).
+  if (stream_management_.state() == StreamManagementState::enabled && stream_->is_open())
+    (void)stream_->send(stream_management_.acknowledgement());
   return stream_->close(deadline);
 }
 

@@ -48,35 +48,41 @@ std::optional<std::string> read_line(std::istream& in) {
 
 }  // namespace
 
-std::string format_certificate_prompt(const PromptDetails& details) {
-  std::string out;
-  out += "The certificate of " + details.service.to_display_string() + " is not trusted.\n";
+std::vector<std::string> certificate_prompt_lines(const PromptDetails& details) {
+  std::vector<std::string> out;
+  out.push_back("The certificate of " + details.service.to_display_string() + " is not trusted.");
   if (details.change == CertificateChange::changed) {
-    out += "\n  *** The certificate CHANGED: it is not the one you accepted before. ***\n";
+    out.push_back("");
+    out.push_back("  *** The certificate CHANGED: it is not the one you accepted before. ***");
     for (const auto& previous : details.previously_accepted) {
-      out += "  Previously accepted: SHA-256 " + previous.fingerprint + " on " +
-             format_utc_time(previous.accepted_at) + "\n";
+      out.push_back("  Previously accepted: SHA-256 " + previous.fingerprint + " on " +
+                    format_utc_time(previous.accepted_at));
     }
-    out +=
-        "  A changed certificate can mean the server was re-keyed, or that someone is\n"
-        "  intercepting the connection. Ask your administrator if you are not sure.\n";
+    out.push_back("  A changed certificate can mean the server was re-keyed, or that someone is");
+    out.push_back("  intercepting the connection. Ask your administrator if you are not sure.");
   }
-  out += "\n";
-  out += "  Subject:     " + details.subject + "\n";
-  out += "  Issuer:      " + details.issuer +
-         (details.self_signed == SelfSigned::yes ? "  (self-signed)" : "") + "\n";
-  out += "  Valid:       " + format_utc_time(details.not_before) + " to " +
-         format_utc_time(details.not_after) + "\n";
-  out += "  SHA-256:     " + details.fingerprint + "\n";
+  out.push_back("");
+  out.push_back("  Subject:     " + details.subject);
+  out.push_back("  Issuer:      " + details.issuer +
+                (details.self_signed == SelfSigned::yes ? "  (self-signed)" : ""));
+  out.push_back("  Valid:       " + format_utc_time(details.not_before) + " to " +
+                format_utc_time(details.not_after));
+  out.push_back("  SHA-256:     " + details.fingerprint);
   if (details.identities.empty()) {
-    out += "  Identities:  (none)\n";
+    out.push_back("  Identities:  (none)");
   } else {
     for (std::size_t i = 0; i < details.identities.size(); ++i) {
-      out += (i == 0 ? "  Identities:  " : "               ") + details.identities[i] + "\n";
+      out.push_back((i == 0 ? "  Identities:  " : "               ") + details.identities[i]);
     }
   }
-  out += "  Why it is not trusted:\n";
-  for (const auto& reason : details.reasons) out += "    - " + reason + "\n";
+  out.push_back("  Why it is not trusted:");
+  for (const auto& reason : details.reasons) out.push_back("    - " + reason);
+  return out;
+}
+
+std::string format_certificate_prompt(const PromptDetails& details) {
+  std::string out;
+  for (const auto& line : certificate_prompt_lines(details)) out += line + "\n";
   out += "\n";
   out += "  once     connect this time only; you will be asked again\n";
   out += "  always   connect and remember this certificate for this service\n";

@@ -13,11 +13,16 @@
 
 #include <iosfwd>
 #include <string>
+#include <vector>
 
 #include "client/trust_decision.hpp"
 
 namespace parley::client {
 
+// The question without its answers, one line per entry: whose certificate, CHANGED and what was
+// accepted before, subject, issuer, validity, SHA-256 fingerprint, identities, and each reason it
+// is not trusted. The terminal UI's dialog shows the same lines.
+std::vector<std::string> certificate_prompt_lines(const PromptDetails& details);
 // The full text of the question, ending with the answer line "Accept? [once/always/decline] ".
 std::string format_certificate_prompt(const PromptDetails& details);
 

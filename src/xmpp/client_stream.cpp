@@ -1,6 +1,7 @@
 #include "xmpp/client_stream.hpp"
 
 #include <array>
+#include <charconv>
 #include <utility>
 
 #include "xml/stream_error.hpp"
@@ -13,6 +14,7 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 constexpr std::size_t kReadBufferBytes = 16 * 1024;
+constexpr std::string_view kStreamManagementNamespace = "urn:xmpp:sm:3";  // XEP-0198
 // RFC 4422 3.1: a mechanism name is 1-20 characters of A-Z, 0-9, '-' and '_'.
 constexpr std::size_t kMaxMechanismNameLength = 20;
 constexpr std::size_t kMaxChannelBindingTypes = 16;
@@ -137,6 +139,8 @@ class ClientStream::Impl {
   net::Deadline negotiation_deadline{};
   std::optional<Jid> bound;
   StreamSecurity security;
+  xml::Element features_after_authentication;
+  std::optional<std::uint32_t> resumed_with;
 
   const std::string& peer() const { return socket.peer(); }
   const std::string& domain() const { return options.account.domainpart(); }
@@ -632,6 +636,34 @@ class ClientStream::Impl {
     return {};
   }
 
+  // XEP-0198 6: <resume previd h/> in place of binding. True when the server answered
+  // <resumed/> (the earlier session's JID is this stream's), false for <failed/>.
+  Negotiated<bool> resume(const StreamResumption& resumption) {
+    const auto stage = NegotiationStage::bind;
+    xml::Element request(kStreamManagementNamespace, "resume");
+    request.set_attribute("previd", resumption.previous_id);
+    request.set_attribute("h", std::to_string(resumption.handled));
+    if (auto sent = send_stanza(request, negotiation_deadline); !sent)
+      return failed(stage, sent.error());
+    auto answer = expect("the answer to <resume/>");
+    if (!answer) return failed(stage, answer.error());
+    if (is_named(*answer, kStreamManagementNamespace, "failed")) return false;
+    if (!is_named(*answer, kStreamManagementNamespace, "resumed")) {
+      return failed(stage, Error::parse(peer() + " answered <resume/> with <" +
+                                        escape_for_terminal(answer->name().local_name) + "/>"));
+    }
+    const std::string* h = answer->attribute("h");
+    std::uint32_t handled = 0;
+    if (h == nullptr ||
+        std::from_chars(h->data(), h->data() + h->size(), handled).ptr != h->data() + h->size() ||
+        h->empty()) {
+      return failed(stage, Error::parse(peer() + " sent <resumed/> without a valid h"));
+    }
+    bound = resumption.full_jid;
+    resumed_with = handled;
+    return true;
+  }
+
   // Waits for the iq result/error with this id during negotiation, skipping (a bounded number
   // of) anything else.
   Result<xml::Element> await_iq(const std::string& id, std::string_view waiting_for) {
@@ -713,7 +745,16 @@ Negotiated<std::unique_ptr<ClientStream>> ClientStream::open(const ClientStreamO
 
   auto bound_features = impl->restart_after_sasl();
   if (!bound_features) return std::unexpected(bound_features.error());
+  if (options.resume && bound_features->first_child(kStreamManagementNamespace, "sm") != nullptr) {
+    auto resumed = impl->resume(*options.resume);
+    if (!resumed) return std::unexpected(resumed.error());
+    if (*resumed) {
+      impl->features_after_authentication = std::move(*bound_features);
+      return std::unique_ptr<ClientStream>(new ClientStream(std::move(impl)));
+    }
+  }
   if (auto bound = impl->bind(*bound_features); !bound) return std::unexpected(bound.error());
+  impl->features_after_authentication = std::move(*bound_features);
   return std::unique_ptr<ClientStream>(new ClientStream(std::move(impl)));
 }
 
@@ -723,6 +764,14 @@ const Jid& ClientStream::jid() const {
 
 const StreamSecurity& ClientStream::security() const {
   return impl_->security;
+}
+
+const xml::Element& ClientStream::features_after_authentication() const {
+  return impl_->features_after_authentication;
+}
+
+std::optional<std::uint32_t> ClientStream::resumed_with() const {
+  return impl_->resumed_with;
 }
 
 bool ClientStream::is_open() const {

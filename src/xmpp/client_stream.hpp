@@ -6,6 +6,7 @@
 //   -> TLS handshake -> the CertificateJudge decides about the server's certificate
 //   -> stream restart -> SASL (sasl_choice.hpp: SCRAM with channel binding when possible)
 //   -> stream restart -> resource binding (RFC 6120 7) -> session (RFC 3921 3, when required)
+//      or, when asked to and offered, XEP-0198 resumption of an earlier session instead of binding
 //
 // Then stanzas go out with send() and come in with receive(), and close() ends the stream with
 // </stream:stream> (RFC 6120 4.4) and a TLS close_notify.
@@ -26,7 +27,8 @@
 //    excludes the time the judge spends asking a person).
 //
 // What this does not do: DNS SRV lookup (the caller names host and port), reconnection, stream
-// management (XEP-0198), compression, client certificates, or anything asynchronous (one thread
+// management's counting (XEP-0198: the caller does it; this only sends <resume/> in place of
+// binding when asked), compression, client certificates, or anything asynchronous (one thread
 // drives one stream; receive() blocks until a stanza or the deadline).
 
 #include <chrono>
@@ -88,6 +90,14 @@ struct ClientStreamLimits {
   std::size_t max_stanzas_while_closing = 1000;
 };
 
+// XEP-0198 6: what resuming an earlier stream-managed session takes. The certificate of the new
+// connection is judged and SASL completed first, exactly as for a new session.
+struct StreamResumption {
+  std::string previous_id;    // the id of the server's <enabled/>
+  std::uint32_t handled = 0;  // stanzas received on the earlier stream (its h)
+  Jid full_jid;               // the earlier session's; this stream's when resumed
+};
+
 struct ClientStreamOptions {
   explicit ClientStreamOptions(Jid account_jid) : account(std::move(account_jid)) {}
 
@@ -100,6 +110,9 @@ struct ClientStreamOptions {
   PlainAuth plain = PlainAuth::refuse;
   std::string resource;  // asked for in <bind/>; empty lets the server choose (unique per login)
   ClientStreamLimits limits;
+  // Set: send <resume/> instead of binding when the server offers stream management. A server
+  // that cannot resume answers <failed/>, and the stream binds a new resource as usual.
+  std::optional<StreamResumption> resume;
 };
 
 // Decides about the server's certificate once the handshake completed: the session's
@@ -132,6 +145,12 @@ class ClientStream {
 
   const Jid& jid() const;  // the full JID the server bound
   const StreamSecurity& security() const;
+  // The stream features the server offered after authentication (RFC 6120 4.3.2), for the
+  // extensions negotiated after binding, such as stream management (XEP-0198 <sm/>).
+  const xml::Element& features_after_authentication() const;
+  // The server's h from <resumed/> when this stream resumed an earlier session (the caller
+  // resends what that h does not cover); nullopt when it bound a new resource.
+  std::optional<std::uint32_t> resumed_with() const;
 
   // Serializes the stanza into the jabber:client stream and sends it.
   Result<void> send(const xml::Element& stanza);

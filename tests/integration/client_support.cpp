@@ -8,7 +8,10 @@
 
 #include <algorithm>
 #include <array>
+#include <fstream>
+#include <iterator>
 #include <sstream>
+#include <thread>
 
 #include "client/certificate_store.hpp"
 #include "core/file.hpp"
@@ -50,8 +53,9 @@ ParleyUser::ParleyUser(const std::string& name) {
       fs::temp_directory_path(error) / ("parley-client-" + name + "-" + std::to_string(::getpid()));
   fs::remove_all(root_, error);
   data_home_ = root_ / "data";
+  home_ = root_ / "home";
   fs::create_directories(data_home_, error);
-  fs::create_directories(root_ / "home", error);
+  fs::create_directories(home_, error);
   // The certificate store refuses directories others could write to.
   fs::permissions(root_, fs::perms::owner_all, error);
 }
@@ -79,6 +83,56 @@ Result<ProgramOutcome> ParleyUser::run(const std::vector<std::string>& arguments
   (void)timeout;
   return fail(Error::invalid_argument("PARLEY_BINARY is not defined for this build"));
 #endif
+}
+
+fs::path ParleyUser::password_file(const std::string& password) const {
+  const fs::path file = root_ / "password";
+  {
+    std::ofstream out(file, std::ios::binary | std::ios::trunc);
+    out << password << "\n";
+  }
+  std::error_code ignored;
+  fs::permissions(file, fs::perms::owner_read | fs::perms::owner_write, ignored);
+  return file;
+}
+
+std::vector<std::string> ParleyUser::command(const std::vector<std::string>& arguments) const {
+#ifdef PARLEY_BINARY
+  std::vector<std::string> argv{"env", "XDG_DATA_HOME=" + data_home_.string(),
+                                "HOME=" + home_.string(), PARLEY_BINARY};
+#else
+  std::vector<std::string> argv{"false"};
+#endif
+  argv.insert(argv.end(), arguments.begin(), arguments.end());
+  return argv;
+}
+
+Result<std::unique_ptr<BackgroundParley>> BackgroundParley::start(
+    const ParleyUser& user, const std::vector<std::string>& arguments, const std::string& name) {
+  const fs::path log = user.home() / (name + ".log");
+  auto process = PeerProcess::start(user.command(arguments), log.string());
+  if (!process) return fail(process.error());
+  return std::unique_ptr<BackgroundParley>(new BackgroundParley(std::move(*process), log));
+}
+
+std::string BackgroundParley::output() const {
+  std::ifstream in(log_, std::ios::binary);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  return text;
+}
+
+bool BackgroundParley::wait_for_output(const std::string& text,
+                                       std::chrono::milliseconds timeout) const {
+  const auto deadline = Clock::now() + timeout;
+  for (;;) {
+    if (output().find(text) != std::string::npos) return true;
+    if (Clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+}
+
+std::optional<int> BackgroundParley::wait_for_exit(std::chrono::milliseconds timeout) {
+  return process_->wait_for_exit(timeout);
 }
 
 fs::path ParleyUser::store_file(const std::string& bare_jid) const {

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "core/error.hpp"
+#include "peer_process.hpp"
 #include "program.hpp"
 #include "tls/session.hpp"
 
@@ -41,12 +42,42 @@ class ParleyUser {
                              std::chrono::milliseconds timeout = std::chrono::seconds(60)) const;
 
   const std::filesystem::path& data_home() const { return data_home_; }
+  const std::filesystem::path& home() const { return home_; }
+  // Writes `password` to a file only this user reads, for --password-file (programs started in
+  // the background or in tmux have no standard input to give it on).
+  std::filesystem::path password_file(const std::string& password) const;
+  // The command line that runs parley as this user: env XDG_DATA_HOME=... HOME=... parley ARGS.
+  std::vector<std::string> command(const std::vector<std::string>& arguments) const;
   // The account's certificate store file (accepted-certificates).
   std::filesystem::path store_file(const std::string& bare_jid) const;
 
  private:
   std::filesystem::path root_;
   std::filesystem::path data_home_;
+  std::filesystem::path home_;
+};
+
+// parley running in the background (listen, join) with its output (stdout and stderr) in a
+// file the test reads while it runs: to wait until it is in a room before speaking to it, or to
+// kill its server under it. Standard input is /dev/null. The destructor sends SIGTERM (parley
+// leaves its rooms and closes), then SIGKILL.
+class BackgroundParley {
+ public:
+  static Result<std::unique_ptr<BackgroundParley>> start(const ParleyUser& user,
+                                                         const std::vector<std::string>& arguments,
+                                                         const std::string& name);
+  // Polls the output until it contains `text`; false at the timeout.
+  bool wait_for_output(const std::string& text,
+                       std::chrono::milliseconds timeout = std::chrono::seconds(30)) const;
+  // The exit code once it ends, nullopt at the timeout (or when a signal ended it).
+  std::optional<int> wait_for_exit(std::chrono::milliseconds timeout);
+  std::string output() const;
+
+ private:
+  BackgroundParley(std::unique_ptr<PeerProcess> process, std::filesystem::path log)
+      : process_(std::move(process)), log_(std::move(log)) {}
+  std::unique_ptr<PeerProcess> process_;
+  std::filesystem::path log_;
 };
 
 // The JSON objects among the output's lines (other lines, stderr's, are skipped).

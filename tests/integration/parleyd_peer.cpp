@@ -36,6 +36,7 @@ std::string configuration(const XmppPeerOptions& options, const fs::path& direct
          (storage_url.empty() ? "sqlite://" + (directory / "parley.db").string() : storage_url) +
          "\"\n";
   out += "[log]\nlevel = \"debug\"\n";
+  if (!options.muc_domain.empty()) out += "[muc]\ndomain = \"" + options.muc_domain + "\"\n";
   out += options.extra_configuration;
   return out;
 }

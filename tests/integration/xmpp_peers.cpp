@@ -296,6 +296,7 @@ std::string prosody_configuration(const XmppPeerOptions& options, const fs::path
   }
   lua << "VirtualHost \"" << options.domain << "\"\n";
   for (const auto& domain : options.additional_domains) lua << "VirtualHost \"" << domain << "\"\n";
+  if (!options.muc_domain.empty()) lua << "Component \"" << options.muc_domain << "\" \"muc\"\n";
   return lua.str();
 }
 
@@ -343,6 +344,10 @@ std::string ejabberd_configuration(const XmppPeerOptions& options, const fs::pat
        << "  mod_roster: {versioning: true}\n"
        << "  mod_stream_mgmt: {}\n"
        << "  mod_vcard: {}\n";
+  if (!options.muc_domain.empty()) {
+    yaml << "  mod_muc: {hosts: [\"" << options.muc_domain
+         << "\"], access: all, access_create: all, history_size: 20}\n";
+  }
   if (!options.extra_configuration.empty()) {
     yaml << with_final_newline(options.extra_configuration);
   }

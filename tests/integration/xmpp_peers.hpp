@@ -38,6 +38,8 @@
 //   19100-19149  bench/compare-servers (never run together with the tests)
 //   19200-19219  postgresql_*_test (PostgreSQL clusters and parleyd on PostgreSQL; the blocks are
 //                in postgres_peer.hpp)
+//   19220-19249  client_join_test, client_reconnect_test, client_chat_tui_test (the parley
+//                client's group chat, reconnection and terminal UI; blocks in each file)
 //   19250-19299  interop_*_test (parleyd with slixmpp, profanity, tsung, go-sendxmpp; the
 //                blocks are in interop_support.hpp)
 //   19300-19301  parley_revocation_test (parleyd presenting the revocation fixtures' leaves)
@@ -53,7 +55,10 @@
 // ejabberdctl switches to the `ejabberd` user, so the peer gives its directory to that user.
 // unavailable_reason() says why a peer cannot run here; tests GTEST_SKIP with it.
 //
-// What this does not do: s2s, MUC, HTTP upload or any other component; change the configuration
+// Group chat (XEP-0045) when muc_domain is set: Prosody's "muc" component, ejabberd's mod_muc,
+// anyone local may create rooms.
+//
+// What this does not do: s2s, HTTP upload or any other component; change the configuration
 // of a running server; or survive the test process being killed (a SIGKILLed test leaves its
 // servers running: the next run then fails on the busy port and says so).
 
@@ -99,6 +104,9 @@ struct XmppPeerOptions {
   std::string ca_file;
   std::vector<XmppAccount> accounts;
   ServerTlsVersions tls_versions = ServerTlsVersions::tls1_2_or_later;
+  // A multi-user chat service (XEP-0045) on this domain, e.g. "conference.example.test". Empty:
+  // none.
+  std::string muc_domain;
   // Appended verbatim to the generated configuration (Lua for Prosody, YAML for ejabberd, where
   // it must not repeat a top-level key the peer writes). For what the options do not cover.
   std::string extra_configuration;
