@@ -27,6 +27,7 @@
 
 #include "client/group_chat.hpp"
 #include "commands.hpp"
+#include "core/overloaded.hpp"
 
 namespace parley::app {
 namespace {
@@ -101,11 +102,6 @@ class StandardInputLines {
   }
 
   std::shared_ptr<Queue> queue_ = std::make_shared<Queue>();
-};
-
-template <class... Handlers>
-struct Overloaded : Handlers... {
-  using Handlers::operator()...;
 };
 
 // Why the run ended early, for the exit code.

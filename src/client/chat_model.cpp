@@ -6,15 +6,11 @@
 
 #include "client/certificate_store.hpp"
 #include "client/message_body.hpp"
+#include "core/overloaded.hpp"
 #include "core/utf8.hpp"
 
 namespace parley::client {
 namespace {
-
-template <class... Handlers>
-struct Overloaded : Handlers... {
-  using Handlers::operator()...;
-};
 
 std::string escaped(std::string_view text) {
   return xmpp::escape_for_terminal(text);

@@ -2,6 +2,8 @@
 
 #include <ctime>
 
+#include "core/overloaded.hpp"
+
 namespace parley::client {
 namespace {
 
@@ -24,11 +26,6 @@ std::string child_text(const xml::Element& element, std::string_view name) {
   const xml::Element* child = element.first_child(xmpp::kClientNamespace, name);
   return child ? child->text() : std::string();
 }
-
-template <class... Handlers>
-struct Overloaded : Handlers... {
-  using Handlers::operator()...;
-};
 
 }  // namespace
 
