@@ -165,13 +165,11 @@ TEST_F(ParleydWithProfanity, ConnectsTrustingTheTestCaSeesPresenceAndChatsBothWa
            "alice@example.test", "hello profanity", "wait", "body=hello slixmpp"}),
       server_->directory() / "bob.log");
   ASSERT_TRUE(bob_peer) << bob_peer.error().message;
-  EXPECT_TRUE(alice->wait_for_screen("++ Bob (slixmpp) is online", 20s))
-      << diagnostics(*alice);
+  EXPECT_TRUE(alice->wait_for_screen("++ Bob (slixmpp) is online", 20s)) << diagnostics(*alice);
   ASSERT_TRUE(alice->wait_for_screen("<< chat message: Bob/slixmpp (win 2)", 20s))
       << (*bob_peer)->output() << diagnostics(*alice);
   alice->type("/win 2");
-  EXPECT_TRUE(alice->wait_for_screen("Bob/slixmpp: hello profanity", 10s))
-      << diagnostics(*alice);
+  EXPECT_TRUE(alice->wait_for_screen("Bob/slixmpp: hello profanity", 10s)) << diagnostics(*alice);
   alice->type("/msg bob@example.test hello slixmpp");
   EXPECT_EQ((*bob_peer)->wait_for_exit(30s), 0) << (*bob_peer)->output() << diagnostics(*alice);
   EXPECT_NE((*bob_peer)->output().find("message from=alice@example.test/profanity type=chat "
