@@ -310,12 +310,14 @@ class StreamParser::Impl {
     return true;
   }
 
+  // Refuses before counting: bytes that are refused are never stored, so the count (which
+  // callers watch as "memory held for this stanza") never passes the limit.
   bool charge_stanza_memory(std::size_t bytes) {
-    stanza_memory_ += bytes;
-    if (stanza_memory_ > options_.limits.max_stanza_memory_bytes) {
+    if (bytes > options_.limits.max_stanza_memory_bytes - stanza_memory_) {
       policy("stanza exceeds the memory limit");
       return false;
     }
+    stanza_memory_ += bytes;
     return true;
   }
 

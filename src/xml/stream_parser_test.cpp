@@ -577,6 +577,21 @@ TEST(StreamParser, OversizeStanzaKeepsMemoryBounded) {
   }
 }
 
+// Found by the fuzzer: the stanza memory limit refused a stanza but the count kept the refused
+// bytes, so a caller watching stanza_memory_bytes() saw more than the limit.
+TEST(StreamParser, MemoryCountNeverPassesTheLimitWhenItRefuses) {
+  StreamParserOptions options;
+  options.limits.max_stanza_memory_bytes = 100;
+  Recorder recorder;
+  StreamParser parser(recorder, options);
+  // Each element stores its 13-byte namespace: the eighth passes 100.
+  const auto status = parser.feed(with_header("<a><a/><a/><a/><a/><a/><a/><a/><a/></a>"));
+  ASSERT_FALSE(status);
+  EXPECT_EQ(status.error().condition, StreamErrorCondition::policy_violation);
+  EXPECT_LE(parser.stanza_memory_bytes(), options.limits.max_stanza_memory_bytes);
+  EXPECT_GT(parser.stanza_memory_bytes(), 0u);
+}
+
 TEST(StreamParser, ManyStanzasInOneFeedAreFine) {
   // 20,000 stanzas in one feed(): limits are per stanza, not per feed, and buffering stays flat.
   std::string body;
