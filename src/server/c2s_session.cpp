@@ -39,7 +39,7 @@ constexpr std::string_view kSmNamespace = "urn:xmpp:sm:3";
 constexpr int kMaxSaslFailuresPerStream = 3;
 // After the closing </stream:stream>, how long the peer gets to read it and close.
 constexpr auto kCloseGrace = 3s;
-// Reads per wake-up before the reader yields to other sessions.
+// Reads per wake-up before the reader yields to other sessions (and comes back after them).
 constexpr int kReadsPerWake = 4;
 // One TLS write per this many plaintext bytes (records are at most 16 KiB each).
 constexpr std::size_t kEncryptChunk = 64 * 1024;
@@ -89,14 +89,21 @@ void C2sSession::start(std::function<void(C2sSession&)> on_finished) {
   socket_.non_blocking(true, ec);
   socket_.set_option(asio::ip::tcp::no_delay(true), ec);
   if (direct_tls_ && !begin_tls()) return;
+  auto watch = services_.input_poller->watch_input(socket_.native_handle(), *this);
+  if (!watch) {
+    services_.log->error("{}: {}", peer_address_, watch.error().message);
+    close_socket();
+    return;
+  }
+  input_watch_ = std::move(*watch);
   auto self = shared_from_this();
   auto executor = socket_.get_executor();
-  asio::co_spawn(
-      executor, [self] { return self->read_loop(); }, asio::detached);
   asio::co_spawn(
       executor, [self] { return self->write_loop(); }, asio::detached);
   asio::co_spawn(
       executor, [self] { return self->watchdog(); }, asio::detached);
+  // What arrived before the socket was watched raised no event: read it now.
+  asio::post(executor, [self] { self->read_input(); });
 }
 
 bool C2sSession::begin_tls() {
@@ -111,49 +118,72 @@ bool C2sSession::begin_tls() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Coroutines
+// Reading, writing and the watchdog
 
-asio::awaitable<void> C2sSession::read_loop() {
-  auto self = shared_from_this();
-  while (!socket_closed_) {
-    auto [wait_error] = co_await socket_.async_wait(asio::ip::tcp::socket::wait_read,
-                                                    asio::as_tuple(asio::use_awaitable));
-    if (wait_error || socket_closed_) break;
-    bool ended = false;
-    for (int i = 0; i < kReadsPerWake && !socket_closed_ && !throttled_; ++i) {
-      boost::system::error_code ec;
-      std::size_t n = socket_.read_some(asio::buffer(read_buffer), ec);
-      if (ec == asio::error::would_block || ec == asio::error::try_again) break;
-      if (ec || n == 0) {
-        ended = true;
-        break;
-      }
-      last_activity_ = Clock::now();
-      if (closing_) continue;  // draining until the peer closes
-      services_.open_write_group(socket_.get_executor());
-      on_ciphertext(std::span<const std::uint8_t>(read_buffer.data(), n));
+void C2sSession::on_input() {
+  read_input();
+}
+
+void C2sSession::read_input() {
+  // Throttled input waits in the socket (flood control); the throttle timer reads it later.
+  // While closing, input is read and dropped until the peer closes too.
+  if (socket_closed_ || reader_done_ || (throttled_ && !closing_)) return;
+  bool ended = false;
+  bool more = true;  // the socket may hold more than was read
+  for (int i = 0; more && i < kReadsPerWake && !socket_closed_ && !(throttled_ && !closing_); ++i) {
+    boost::system::error_code ec;
+    const std::size_t n = socket_.read_some(asio::buffer(read_buffer), ec);
+    if (ec == asio::error::would_block || ec == asio::error::try_again) {
+      more = false;
+      break;
     }
-    encrypt_pending();
-    if (ended) break;
-    // Flood control: a session that used up its stanza budget stops being read (its unparsed
-    // input waits in the parser and the TLS buffers) until the bucket has a token again.
-    while (throttled_ && !closing_ && !socket_closed_) {
-      auto wait = std::chrono::duration<double>(
-          (1.0 - tokens_) / static_cast<double>(services_.limits.stanzas_per_second));
-      throttle_timer_.expires_after(std::chrono::duration_cast<Clock::duration>(wait));
-      co_await throttle_timer_.async_wait(asio::as_tuple(asio::use_awaitable));
-      if (closing_ || socket_closed_) break;
-      refill_tokens();
-      throttled_ = false;
-      services_.open_write_group(socket_.get_executor());
-      after_feed(parser_.resume());
-      drain_tls_plaintext();
-      encrypt_pending();
+    if (ec || n == 0) {
+      ended = true;
+      break;
     }
+    last_activity_ = Clock::now();
+    // A short read emptied the socket: the poller calls again when more arrives (a further
+    // read would only come back with EAGAIN).
+    more = n == read_buffer.size();
+    if (!closing_) on_ciphertext(std::span<const std::uint8_t>(read_buffer.data(), n));
   }
-  reader_done_ = true;
-  if (!closing_) connection_lost();
-  maybe_finish();
+  encrypt_pending();
+  if (ended) {
+    reader_done_ = true;
+    input_watch_.cancel();
+    if (!closing_) connection_lost();
+    maybe_finish();
+    return;
+  }
+  if (socket_closed_) return;
+  if (throttled_ && !closing_) return wait_for_stanza_tokens();
+  if (more) {
+    // Its share of this turn is read and more is waiting, which no new event will announce.
+    asio::post(socket_.get_executor(), [weak = weak_from_this()] {
+      if (auto self = weak.lock()) self->read_input();
+    });
+  }
+}
+
+void C2sSession::wait_for_stanza_tokens() {
+  // Flood control: a session that used up its stanza budget is not read (its unparsed input
+  // waits in the parser and the TLS buffers) until the bucket has a token again.
+  const auto wait = std::chrono::duration<double>(
+      (1.0 - tokens_) / static_cast<double>(services_.limits.stanzas_per_second));
+  throttle_timer_.expires_after(std::chrono::duration_cast<Clock::duration>(wait));
+  throttle_timer_.async_wait([self = shared_from_this()](const boost::system::error_code&) {
+    if (self->socket_closed_) return;
+    if (!self->closing_) {
+      self->refill_tokens();
+      self->throttled_ = false;
+      self->after_feed(self->parser_.resume());
+      self->drain_tls_plaintext();
+      self->encrypt_pending();
+      if (self->throttled_ && !self->closing_) return self->wait_for_stanza_tokens();
+    }
+    // Input that arrived meanwhile raised events that were not acted on: read it now.
+    self->read_input();
+  });
 }
 
 asio::awaitable<void> C2sSession::write_loop() {
@@ -415,6 +445,9 @@ void C2sSession::on_stream_close() {
 xml::AfterEvent C2sSession::on_stanza(xml::Element stanza) {
   if (closing_) return xml::AfterEvent::pause;
   stanza_started_.reset();
+  // Any handler may write to the store but message routing, which opens the group itself where
+  // it stores (delivery.cpp): a turn of plain message traffic runs no transaction at all.
+  if (!bound_ || kind_of(stanza) != StanzaKind::message) services_.open_write_group();
   if (!tls_established_) return before_tls(stanza);
   if (!authenticated_) return before_auth(stanza);
   if (!bound_) return before_bind(stanza);
@@ -891,12 +924,34 @@ void C2sSession::send_wire(std::string_view wire) {
   }
   if (closing_) return;
   pending_plain_.append(wire);
-  if (!flush_posted_) {
-    flush_posted_ = true;
-    asio::post(socket_.get_executor(), [self = shared_from_this()] {
-      self->flush_posted_ = false;
-      self->encrypt_pending();
-    });
+  request_flush();
+}
+
+void C2sSession::request_flush() {
+  if (!output_listed_) {
+    output_listed_ = true;
+    services_.sessions_with_output.push_back(weak_from_this());
+  }
+  if (services_.output_flush_posted) return;
+  services_.output_flush_posted = true;
+  asio::post(socket_.get_executor(), [&services = services_] { flush_listed_output(services); });
+}
+
+void C2sSession::flush_listed_output(ServerServices& services) {
+  services.output_flush_posted = false;
+  // A session that is flushed may queue output for others (a failed write ends it, and its
+  // unavailable presence goes out): those are listed afresh, for the next flush.
+  std::vector<std::weak_ptr<C2sSession>> batch;
+  batch.swap(services.sessions_with_output);
+  for (const auto& listed : batch) {
+    auto session = listed.lock();
+    if (!session) continue;  // ended since it was listed
+    session->output_listed_ = false;
+    session->encrypt_pending();
+  }
+  if (services.sessions_with_output.empty()) {
+    batch.clear();
+    batch.swap(services.sessions_with_output);  // keeps the capacity for the next turn
   }
 }
 
@@ -939,7 +994,21 @@ void C2sSession::encrypt_pending() {
     close_socket();
     return;
   }
-  wake_writer();
+  send_ciphertext();
+}
+
+void C2sSession::send_ciphertext() {
+  // The writer coroutine is the slow path: it takes over while a write is in flight, when the
+  // socket does not take everything at once, for the orderly close, and when a write group is
+  // open (its wake-up is a handler queued behind the commit, so nothing is sent before what it
+  // acknowledges is durable). Otherwise the bytes go out now, without waking anything.
+  if (out_.empty() || !writing_.empty() || closing_ || services_.write_group_open())
+    return wake_writer();
+  boost::system::error_code ec;
+  const std::size_t sent = socket_.write_some(asio::buffer(out_), ec);
+  // On an error the writer's own write meets it again and ends the connection from there.
+  if (!ec) out_.erase(0, sent);
+  if (!out_.empty()) wake_writer();
 }
 
 void C2sSession::wake_writer() {
@@ -1000,6 +1069,7 @@ void C2sSession::close_socket() {
   leave_router();
   closing_ = true;
   socket_closed_ = true;
+  input_watch_.cancel();  // before the descriptor is closed (its number may be reused at once)
   boost::system::error_code ec;
   socket_.close(ec);
   writer_wake_.cancel();

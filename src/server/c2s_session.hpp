@@ -4,14 +4,16 @@
 // and PLAIN only when configured), resource binding, and then the stanzas of a bound session,
 // handed to the IM handlers (delivery, presence, roster, iq).
 //
-// Three coroutines per connection on the server's io_context: the reader (waits until the socket
-// is readable, then reads into one buffer shared by all sessions of the thread, so an idle
-// connection holds no read buffer), the writer (sends what the session queued) and the watchdog
-// (negotiation, idle and slow-stanza deadlines). They share the session through shared_ptr and
-// never run at the same time (one thread).
+// Input is read when the server's edge-triggered poller (net/edge_poller.hpp) says it arrived,
+// into one buffer shared by all sessions of the thread (consumed before the next read, so an
+// idle connection holds no read buffer), until a short read empties the socket. Two coroutines
+// per connection on the server's io_context: the writer (sends what the session could not send
+// at once, and closes) and the watchdog (negotiation, idle and slow-stanza deadlines). All of it
+// shares the session through shared_ptr and never runs at the same time (one thread).
 //
-// Output is batched: stanzas queued while other sessions' input is processed are encrypted
-// together in one TLS write once the current handler returns (fewer records, fewer syscalls).
+// Output is batched: stanzas queued for a session while other sessions' input is processed are
+// encrypted together in one TLS write by one handler posted per turn for all such sessions
+// (fewer records, fewer syscalls), and sent straight from there when the socket takes them.
 //
 // Bad input: every parser error becomes its stream error (xml/stream_parser.hpp) and the stream
 // is closed; stanzas before authentication -> <not-authorized/>; SASL before TLS ->
@@ -31,6 +33,7 @@
 #include <span>
 #include <string>
 
+#include "net/edge_poller.hpp"
 #include "server/router.hpp"
 #include "server/services.hpp"
 #include "tls/context.hpp"
@@ -42,6 +45,7 @@ namespace parley::server {
 
 class C2sSession final : public BoundSession,
                          public xml::StreamEvents,
+                         public net::InputListener,
                          public std::enable_shared_from_this<C2sSession> {
  public:
   using Clock = std::chrono::steady_clock;
@@ -68,7 +72,11 @@ class C2sSession final : public BoundSession,
  private:
   enum class PauseReason { none, starttls, sasl_success, throttled };
 
-  boost::asio::awaitable<void> read_loop();
+  // Input: the poller (services.input_poller) calls on_input() when input arrives.
+  void on_input() override;
+  void read_input();
+  void wait_for_stanza_tokens();
+
   boost::asio::awaitable<void> write_loop();
   boost::asio::awaitable<void> watchdog();
 
@@ -112,7 +120,10 @@ class C2sSession final : public BoundSession,
 
   // Output.
   void queue(std::string_view plaintext);
+  void request_flush();  // lists the session for this turn's flush (services.hpp)
+  static void flush_listed_output(ServerServices& services);
   void encrypt_pending();
+  void send_ciphertext();
   void wake_writer();
 
   // Ending.
@@ -126,6 +137,7 @@ class C2sSession final : public BoundSession,
   ServerServices& services_;
   std::shared_ptr<const tls::ServerContext> tls_context_;
   boost::asio::ip::tcp::socket socket_;
+  net::EdgePoller::Watch input_watch_;  // after socket_: cancelled before the socket closes
   boost::asio::steady_timer writer_wake_;
   boost::asio::steady_timer watchdog_timer_;
   boost::asio::steady_timer throttle_timer_;
@@ -149,10 +161,10 @@ class C2sSession final : public BoundSession,
   bool bound_ = false;
   bool in_router_ = false;
 
-  std::string pending_plain_;  // queued stanzas, not yet encrypted
-  std::string out_;            // ciphertext (or plaintext before TLS) ready for the socket
-  std::string writing_;        // the buffer the writer is sending now
-  bool flush_posted_ = false;
+  std::string pending_plain_;   // queued stanzas, not yet encrypted
+  std::string out_;             // ciphertext (or plaintext before TLS) ready for the socket
+  std::string writing_;         // the buffer the writer is sending now
+  bool output_listed_ = false;  // in services_.sessions_with_output
 
   // Flood control: a token bucket of stanzas.
   double tokens_ = 0;

@@ -1,5 +1,7 @@
 #include "server/delivery.hpp"
 
+#include <algorithm>
+#include <boost/container/small_vector.hpp>
 #include <chrono>
 #include <ctime>
 
@@ -43,6 +45,7 @@ bool account_exists(ServerServices& services, const xmpp::Jid& jid) {
 }
 
 bool store_offline(ServerServices& services, const xmpp::Jid& to, const xml::Element& stanza) {
+  services.open_write_group();  // message routing opens no group unless it writes
   auto stored = services.storage.offline().push(to.localpart(), to_wire(stanza), unix_now());
   if (!stored) {
     services.log->error("offline store for {}: {}", to.bare_string(), stored.error().message);
@@ -64,7 +67,9 @@ bool deliver_to_available_or_store(ServerServices& services, const xmpp::Jid& to
                                    const xml::Element& stanza) {
   std::string wire;
   bool delivered = false;
-  for (BoundSession* session : services.router.sessions_of(to.bare_string())) {
+  // A copy: sending can end a session, which takes it out of the router's list.
+  const std::vector<BoundSession*> sessions = services.router.sessions_of(to);
+  for (BoundSession* session : sessions) {
     if (!session->available() || session->priority() < 0) continue;
     if (wire.empty()) wire = to_wire(stanza);
     session->send_wire(wire);
@@ -102,15 +107,32 @@ std::string carbon_copy(const xml::Element& message, std::string_view direction,
 }
 
 // A stanza-id claimed by the sender for the recipient's archive is a forgery (XEP-0359 3.1).
-void strip_stanza_ids(xml::Element& message, std::string_view by) {
+void strip_stanza_ids(xml::Element& message, const xmpp::Jid& recipient) {
   auto& children = message.mutable_children();
+  std::string by;  // the recipient's bare JID, built only if a stanza-id is there
   std::erase_if(children, [&](const xml::Element::Child& child) {
     if (!child.is_element()) return false;
     const auto& element = child.element();
+    if (element.name().namespace_uri != kStanzaIdNamespace ||
+        element.name().local_name != "stanza-id")
+      return false;
     const std::string* claimed = element.attribute("by");
-    return element.name().namespace_uri == kStanzaIdNamespace &&
-           element.name().local_name == "stanza-id" && claimed != nullptr && *claimed == by;
+    if (claimed == nullptr) return false;
+    if (by.empty()) by = recipient.bare_string();
+    return *claimed == by;
   });
+}
+
+bool can_receive(const BoundSession& session) {
+  return session.available() && session.priority() >= 0;
+}
+
+// The router's list of an account's sessions, copied: sending to a session can end it (stream
+// management's limit of unacknowledged stanzas), which takes it out of that list. Accounts
+// rarely have more sessions than fit without an allocation.
+using SessionSnapshot = boost::container::small_vector<BoundSession*, 4>;
+SessionSnapshot snapshot(const std::vector<BoundSession*>& sessions) {
+  return SessionSnapshot(sessions.begin(), sessions.end());
 }
 
 }  // namespace
@@ -124,7 +146,7 @@ void route_message(ServerServices& services, BoundSession& sender, xml::Element 
                   "this server does not federate");
   if (!to.has_localpart()) return;  // messages to the server itself: nothing to do (8.5.1)
 
-  const auto& sessions = services.router.sessions_of(to.bare_string());
+  const SessionSnapshot sessions = snapshot(services.router.sessions_of(to));
   BoundSession* exact = nullptr;
   if (to.is_full()) {
     for (BoundSession* session : sessions)
@@ -142,22 +164,21 @@ void route_message(ServerServices& services, BoundSession& sender, xml::Element 
     if (type == "groupchat")
       return bounce(services, sender, message, ErrorType::cancel, "service-unavailable");
   }
-  std::vector<BoundSession*> recipients;
-  if (exact != nullptr) {
-    recipients.push_back(exact);
-  } else {
-    for (BoundSession* session : sessions)
-      if (session->available() && session->priority() >= 0) recipients.push_back(session);
-  }
+  // The recipients: the exact resource, or every available one of non-negative priority.
+  const bool any_recipient = exact != nullptr || std::any_of(sessions.begin(), sessions.end(),
+                                                             [](const BoundSession* session) {
+                                                               return can_receive(*session);
+                                                             });
   if (sessions.empty() && !account_exists(services, to))
     return bounce(services, sender, message, ErrorType::cancel, "service-unavailable");
 
-  const std::string to_bare = to.bare_string();
-  const std::string from_bare = sender.full_jid().bare_string();
-  strip_stanza_ids(message, to_bare);
+  strip_stanza_ids(message, to);
   if (services.config.archive_enabled && is_archivable(message)) {
+    const std::string to_bare = to.bare_string();
+    services.open_write_group();
     archive_message(services, sender.full_jid().localpart(), to_bare, message);
-    if (auto id = archive_message(services, to.localpart(), from_bare, message)) {
+    if (auto id =
+            archive_message(services, to.localpart(), sender.full_jid().bare_string(), message)) {
       xml::Element& stanza_id = message.append_child(xml::Element(kStanzaIdNamespace, "stanza-id"));
       stanza_id.set_attribute("by", to_bare);
       stanza_id.set_attribute("id", *id);
@@ -167,18 +188,24 @@ void route_message(ServerServices& services, BoundSession& sender, xml::Element 
   const bool carbons = carbon_eligible(message);
   if (carbons) {
     // The sender's other resources see what it sent (XEP-0280 7).
-    for (BoundSession* own : services.router.sessions_of(from_bare))
+    for (BoundSession* own : snapshot(sender.account_sessions()))
       if (own != &sender && own->carbons_enabled())
-        own->send_wire(carbon_copy(message, "sent", from_bare, own->full_jid()));
+        own->send_wire(
+            carbon_copy(message, "sent", sender.full_jid().bare_string(), own->full_jid()));
   }
-  if (!recipients.empty()) {
+  if (any_recipient) {
     const std::string wire = to_wire(message);
-    for (BoundSession* session : recipients) session->send_wire(wire);
+    if (exact != nullptr) {
+      exact->send_wire(wire);
+    } else {
+      for (BoundSession* session : sessions)
+        if (can_receive(*session)) session->send_wire(wire);
+    }
     if (carbons && exact != nullptr) {
       // Addressed to one resource: the recipient's other resources get a copy (XEP-0280 6).
       for (BoundSession* other : sessions)
         if (other != exact && other->carbons_enabled() && other->available())
-          other->send_wire(carbon_copy(message, "received", to_bare, other->full_jid()));
+          other->send_wire(carbon_copy(message, "received", to.bare_string(), other->full_jid()));
     }
     return;
   }

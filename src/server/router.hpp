@@ -44,6 +44,16 @@ class BoundSession {
   // Addresses this session sent directed presence to (RFC 6121 4.6.3), told when it goes
   // unavailable. Bounded by the caller.
   std::vector<std::string>& directed_presence_to() { return directed_presence_to_; }
+  // All bound sessions of this session's account, this one included (the router's list, kept
+  // up to date by it; empty while the session is not registered).
+  const std::vector<BoundSession*>& account_sessions() const;
+  // The address this session's last stanza was sent to, as written and as prepared: most
+  // stanzas go where the one before went, and this spares preparing it again. Null when `text`
+  // is not that address.
+  const xmpp::Jid* last_address(std::string_view text) const {
+    return last_address_ && last_address_->text == text ? &last_address_->jid : nullptr;
+  }
+  void set_last_address(std::string_view text, const xmpp::Jid& jid);
 
   // Queues a serialized stanza for this client.
   virtual void send_wire(std::string_view wire) = 0;
@@ -60,6 +70,13 @@ class BoundSession {
   bool interested_in_roster_ = false;
   bool carbons_ = false;
   std::vector<std::string> directed_presence_to_;
+  friend class Router;
+  const std::vector<BoundSession*>* account_sessions_ = nullptr;  // Router::add / remove
+  struct LastAddress {
+    std::string text;
+    xmpp::Jid jid;
+  };
+  std::unique_ptr<LastAddress> last_address_;  // allocated by the first stanza with a 'to'
 };
 
 class Router {
@@ -73,6 +90,8 @@ class Router {
 
   // All bound sessions of an account (empty when none).
   const std::vector<BoundSession*>& sessions_of(std::string_view bare_jid) const;
+  // The same for the account of `jid` (its resource ignored), without building its bare string.
+  const std::vector<BoundSession*>& sessions_of(const xmpp::Jid& jid) const;
   BoundSession* find(const xmpp::Jid& full_jid) const;
   std::size_t session_count() const { return session_count_; }
   std::size_t account_count() const { return by_bare_.size(); }
@@ -85,8 +104,10 @@ class Router {
     using is_transparent = void;
     std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
   };
+  // Node-based: a list stays where it is while its account has sessions (account_sessions_).
   std::unordered_map<std::string, std::vector<BoundSession*>, Hash, std::equal_to<>> by_bare_;
   std::size_t session_count_ = 0;
+  mutable std::string bare_scratch_;  // sessions_of(const Jid&): reused, so no allocation
 };
 
 }  // namespace parley::server

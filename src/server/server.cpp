@@ -54,6 +54,11 @@ Result<std::unique_ptr<Server>> Server::create(asio::io_context& io, const Serve
   server->storage_ = std::move(*storage);
   server->services_ =
       std::make_unique<ServerServices>(server->config_, *server->storage_, std::move(log));
+  server->services_->executor = io.get_executor();
+  auto poller = net::EdgePoller::create(io.get_executor());
+  if (!poller) return fail(poller.error());
+  server->input_poller_ = std::move(*poller);
+  server->services_->input_poller = server->input_poller_.get();
   if (!server->config_.muc.domain.empty()) {
     server->muc_ = std::make_unique<MucService>(*server->services_);
     server->services_->muc = server->muc_.get();

@@ -62,6 +62,7 @@ class Server {
   ServerConfig config_;
   std::shared_ptr<spdlog::logger> log_;
   std::unique_ptr<store::Storage> storage_;
+  std::unique_ptr<net::EdgePoller> input_poller_;  // client connections' input readiness
   std::unique_ptr<ServerServices> services_;
   std::unique_ptr<MucService> muc_;  // destroyed before services_
   std::shared_ptr<tls::ServerContext> tls_context_;

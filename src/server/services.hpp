@@ -4,13 +4,17 @@
 // used from the server's single io_context thread.
 #include <spdlog/logger.h>
 
+#include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/post.hpp>
 #include <memory>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
+#include "net/edge_poller.hpp"
 #include "server/address_limits.hpp"
 #include "server/config.hpp"
+#include "server/jid_cache.hpp"
 #include "server/router.hpp"
 #include "server/stanza.hpp"
 #include "store/storage.hpp"
@@ -46,6 +50,8 @@ struct ServerServices {
   const ServerLimits limits;
   store::Storage& storage;
   Router router;
+  // The addresses of routed stanzas, prepared once per distinct text.
+  JidCache jids;
   AddressLimits address_limits;
   std::shared_ptr<spdlog::logger> log;
   ServerStatistics statistics;
@@ -54,13 +60,20 @@ struct ServerServices {
   // Sessions whose connection dropped with stream management resumption enabled (XEP-0198),
   // by resumption id, kept until they are resumed or their resumption window closes.
   std::unordered_map<std::string, std::shared_ptr<C2sSession>> detached_sessions;
-  // Group commit (store::Storage::begin_group): the first input of an event-loop turn opens a
+  // Where the group commit and the batched output flush are posted (the server's io_context).
+  // Without one (the fuzz target, unit tests) writes are not grouped: each commits on its own.
+  boost::asio::any_io_executor executor;
+  // Input readiness of the client connections (owned by the Server).
+  net::EdgePoller* input_poller = nullptr;
+
+  // Group commit (store::Storage::begin_group): the first write of an event-loop turn opens a
   // write group and posts its commit behind the handlers already queued; replies of that turn
   // are written by handlers queued after the commit, so nothing is acknowledged before it is
-  // durable, and one commit serves every message of the turn.
-  template <class Executor>
-  void open_write_group(const Executor& executor) {
-    if (write_group_open_) return;
+  // durable, and one commit serves every write of the turn. Opened lazily, just before a
+  // handler may write (every stanza but a message, a message only where delivery stores it), so
+  // a turn that only routes messages pays for no transaction at all.
+  void open_write_group() {
+    if (write_group_open_ || !executor) return;
     if (auto begun = storage.begin_group(); !begun) {
       log->error("store: {}", begun.error().message);
       return;
@@ -74,6 +87,14 @@ struct ServerServices {
     if (auto committed = storage.commit_group(); !committed)
       log->error("store: {}", committed.error().message);
   }
+  // Output queued now may depend on writes not yet committed: it must wait for the commit.
+  bool write_group_open() const { return write_group_open_; }
+
+  // Output batching: sessions that queued output since the last flush. One posted handler per
+  // turn flushes them all (c2s_session.cpp), after the handlers that were already queued, so
+  // what several senders' input produced for one recipient goes out as one TLS write.
+  std::vector<std::weak_ptr<C2sSession>> sessions_with_output;
+  bool output_flush_posted = false;
 
   // Derives the fake SCRAM salt and iteration count for unknown users, so that a login attempt
   // cannot tell a missing account from a wrong password (sasl_scram.hpp). Per process.

@@ -83,6 +83,13 @@ bool is_ip_literal(const std::string& host) {
          inet_pton(AF_INET6, host.c_str(), address) == 1;
 }
 
+// SSL_get_error() reads the thread's error queue, so it must be empty before an I/O call. It
+// nearly always is already, and clearing an empty queue still costs more than the check (this
+// runs for every record read and written).
+void empty_error_queue() {
+  if (ERR_peek_error() != 0) ERR_clear_error();
+}
+
 // OPENSSL_free is a macro; Deleter needs a function.
 void free_openssl_memory(void* p) {
   OPENSSL_free(p);
@@ -397,7 +404,7 @@ Result<void> Session::write(std::span<const std::uint8_t> plaintext) {
         Error::limit("more than " + std::to_string(kMaxBufferedCiphertext) +
                      " bytes of TLS data would wait unsent; drain take_ciphertext() first"));
   }
-  ERR_clear_error();
+  empty_error_queue();
   std::size_t written = 0;
   const int result = SSL_write_ex(impl_->ssl.get(), plaintext.data(), plaintext.size(), &written);
   if (result != 1 || written != plaintext.size()) {
@@ -420,7 +427,11 @@ Result<ReadOutcome> Session::read(std::span<std::uint8_t> buffer) {
         Error::invalid_argument(std::string("TLS read in state ") + to_string(impl_->state)));
   }
   if (buffer.empty()) return ReadOutcome{ReadStatus::needs_more_ciphertext, 0};
-  ERR_clear_error();
+  // Nothing in the session's buffers and nothing fed behind them: SSL_read could only ask for
+  // more, so it is not asked (a caller reads until this answer, once per record received).
+  if (SSL_has_pending(impl_->ssl.get()) == 0 && BIO_ctrl_pending(impl_->network_in) == 0)
+    return ReadOutcome{ReadStatus::needs_more_ciphertext, 0};
+  empty_error_queue();
   std::size_t got = 0;
   const int result = SSL_read_ex(impl_->ssl.get(), buffer.data(), buffer.size(), &got);
   if (result == 1) return ReadOutcome{ReadStatus::data, got};

@@ -1,5 +1,6 @@
 #include "xml/element.hpp"
 
+#include <array>
 #include <cstdint>
 #include <utility>
 
@@ -42,10 +43,31 @@ std::size_t valid_xml_character_length(std::string_view text, std::size_t at) {
 
 enum class EscapeContext { text, attribute_value };
 
+// Printable ASCII that stands for itself in text and in attribute values alike, as a table: this
+// runs for every byte of every routed stanza.
+constexpr std::array<bool, 256> kNeedsNoEscape = [] {
+  std::array<bool, 256> table{};
+  for (int c = 0x20; c < 0x7F; ++c) table[static_cast<std::size_t>(c)] = true;
+  for (char c : {'&', '<', '>', '"', '\''}) table[static_cast<unsigned char>(c)] = false;
+  return table;
+}();
+bool needs_no_escape(char c) {
+  return kNeedsNoEscape[static_cast<unsigned char>(c)];
+}
+
 void append_escaped(std::string& out, std::string_view input, EscapeContext context) {
   out.reserve(out.size() + input.size());
   std::size_t at = 0;
   while (at < input.size()) {  // advances by at least one byte per iteration
+    // Most of what is serialized is plain ASCII: copied a run at a time (this is on the path of
+    // every routed stanza); everything else one character at a time below.
+    std::size_t plain_end = at;
+    while (plain_end < input.size() && needs_no_escape(input[plain_end])) ++plain_end;
+    if (plain_end != at) {
+      out.append(input.substr(at, plain_end - at));
+      at = plain_end;
+      continue;
+    }
     const std::size_t length = valid_xml_character_length(input, at);
     if (length == 0) {
       out += kReplacementCharacter;
