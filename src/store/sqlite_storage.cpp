@@ -12,12 +12,12 @@
 #include <filesystem>
 #include <initializer_list>
 #include <limits>
-#include <set>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "store/sqlite_handles.hpp"
+#include "store/write_checks.hpp"
 
 namespace parley::store {
 namespace {
@@ -34,11 +34,6 @@ constexpr std::string_view kSingleDomain = "";
 
 constexpr std::int64_t kInt64Min = std::numeric_limits<std::int64_t>::min();
 constexpr std::int64_t kInt64Max = std::numeric_limits<std::int64_t>::max();
-
-// RFC 7622 3.3.1: a localpart is at most 1023 octets; a bare JID at most three such parts.
-constexpr std::size_t kMaxUsernameOctets = 1023;
-constexpr std::size_t kMaxJidOctets = 3 * 1023 + 2;
-constexpr std::size_t kMaxSaltOctets = 1024;
 
 // Each migration brings the schema from the version before it to `version`. Append new ones; never
 // edit a released one (databases in the field were made by it).
@@ -158,14 +153,6 @@ const char* hash_column(ScramHash hash) {
   return hash == ScramHash::sha1 ? "sha1" : "sha256";
 }
 
-const char* hash_display(ScramHash hash) {
-  return hash == ScramHash::sha1 ? "SCRAM-SHA-1" : "SCRAM-SHA-256";
-}
-
-std::size_t digest_octets(ScramHash hash) {
-  return hash == ScramHash::sha1 ? 20 : 32;
-}
-
 std::int64_t unix_now() {
   return std::chrono::duration_cast<std::chrono::seconds>(
              std::chrono::system_clock::now().time_since_epoch())
@@ -174,14 +161,6 @@ std::int64_t unix_now() {
 
 std::int64_t clamp_to_int64(std::size_t value) {
   return value > static_cast<std::size_t>(kInt64Max) ? kInt64Max : static_cast<std::int64_t>(value);
-}
-
-// A name from a caller, quoted for a message; long ones are cut (a message is not a data dump).
-std::string shown_name(std::string_view value) {
-  constexpr std::size_t kShown = 64;
-  if (value.size() <= kShown) return "'" + std::string(value) + "'";
-  return "'" + std::string(value.substr(0, kShown)) + "...' (" + std::to_string(value.size()) +
-         " octets)";
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -355,15 +334,8 @@ class Database {
 
 Result<void> check_name(const Database& database, std::string_view operation, std::string_view what,
                         std::string_view value, std::size_t max_octets) {
-  if (value.empty()) {
-    return fail(
-        database.refuse(ErrorKind::invalid_argument, operation, std::string(what) + " is empty"));
-  }
-  if (value.size() > max_octets) {
-    return fail(database.refuse(
-        ErrorKind::invalid_argument, operation,
-        std::string(what) + " is longer than " + std::to_string(max_octets) + " octets"));
-  }
+  if (auto problem = name_problem(what, value, max_octets))
+    return fail(database.refuse(ErrorKind::invalid_argument, operation, *problem));
   return {};
 }
 
@@ -486,24 +458,8 @@ Result<void> create_database_file(const std::string& path) {
 
 Result<void> check_credentials(const Database& database, std::string_view operation,
                                const ScramCredentials& credentials, ScramHash slot) {
-  const std::string what = std::string("the ") + hash_display(slot) + " credentials";
-  auto refuse = [&](const std::string& problem) {
-    return fail(database.refuse(ErrorKind::invalid_argument, operation, what + " " + problem));
-  };
-  if (credentials.hash != slot) return refuse("are marked as another hash");
-  if (credentials.iterations < xmpp::sasl::kMinimumIterations ||
-      credentials.iterations > xmpp::sasl::kMaximumIterations) {
-    return refuse("have an iteration count outside " +
-                  std::to_string(xmpp::sasl::kMinimumIterations) + ".." +
-                  std::to_string(xmpp::sasl::kMaximumIterations));
-  }
-  if (credentials.salt.empty() || credentials.salt.size() > kMaxSaltOctets) {
-    return refuse("have no salt or one longer than " + std::to_string(kMaxSaltOctets) + " octets");
-  }
-  if (credentials.stored_key.size() != digest_octets(slot) ||
-      credentials.server_key.size() != digest_octets(slot)) {
-    return refuse("have keys that are not " + std::to_string(digest_octets(slot)) + " octets");
-  }
+  if (auto problem = credentials_problem(credentials, slot))
+    return fail(database.refuse(ErrorKind::invalid_argument, operation, *problem));
   return {};
 }
 
@@ -820,18 +776,8 @@ class SqliteRoster final : public RosterStore {
     if (auto checked = check_name(database_, operation, "jid", item.jid, kMaxJidOctets); !checked) {
       return checked;
     }
-    std::set<std::string_view> seen;
-    for (const auto& group : item.groups) {
-      if (group.empty()) {
-        return fail(database_.refuse(ErrorKind::invalid_argument, operation,
-                                     "an empty group name (RFC 6121 2.1.2.2)"));
-      }
-      if (!seen.insert(group).second) {
-        return fail(
-            database_.refuse(ErrorKind::invalid_argument, operation,
-                             "group " + shown_name(group) + " is given twice (RFC 6121 2.3.3)"));
-      }
-    }
+    if (auto problem = groups_problem(item.groups))
+      return fail(database_.refuse(ErrorKind::invalid_argument, operation, *problem));
     return {};
   }
 

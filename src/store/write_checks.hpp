@@ -4,8 +4,7 @@
 // allows"). Each check returns the problem as a sentence fragment ("owner is empty"), or nothing;
 // the backend puts its database and operation in front ("<database>: <operation>: <problem>").
 //
-// The PostgreSQL backend uses these; the SQLite backend still has its own copy of the same rules
-// in sqlite_storage.cpp.
+// Both backends (sqlite_storage.cpp, postgresql_storage.cpp) use these.
 //
 // What this does not do: prepare names (precis) or check JID syntax; the XMPP layer did.
 
