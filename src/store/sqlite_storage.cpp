@@ -16,6 +16,7 @@
 #include <utility>
 #include <vector>
 
+#include "store/sqlite_checkpointer.hpp"
 #include "store/sqlite_handles.hpp"
 #include "store/write_checks.hpp"
 
@@ -1181,9 +1182,19 @@ class SqliteStorage final : public Storage {
     return database_->in_transaction(work);
   }
 
+  // WAL checkpoints off the caller's thread (sqlite_checkpointer.hpp); file databases only.
+  Result<void> checkpoint_in_background(const std::string& path) {
+    auto started = SqliteCheckpointer::start(database_->handle(), path);
+    if (!started) return fail(std::move(started.error()));
+    checkpointer_ = std::move(*started);
+    return {};
+  }
+
  private:
   // Declared first so it is destroyed last, after the stores' statements.
   std::unique_ptr<Database> database_;
+  // Stopped before the connection it hooks into closes (the close runs the last checkpoint).
+  std::unique_ptr<SqliteCheckpointer> checkpointer_;
   SqliteAccounts accounts_;
   SqliteRoster roster_;
   SqliteOffline offline_;
@@ -1402,6 +1413,10 @@ Result<std::unique_ptr<Storage>> open_sqlite_storage(const SqliteOptions& option
 
   auto storage = std::make_unique<SqliteStorage>(std::move(database), options.limits);
   if (auto prepared = storage->prepare(); !prepared) return fail(std::move(prepared.error()));
+  if (!options.in_memory) {
+    if (auto started = storage->checkpoint_in_background(options.path); !started)
+      return fail(std::move(started.error()));
+  }
   return std::unique_ptr<Storage>(std::move(storage));
 }
 

@@ -10,6 +10,8 @@
 // so what it can lose is the last transactions before a power failure or kernel crash, never the
 // consistency of the file. "?synchronous=full" in the URL fsyncs the WAL at every commit, for
 // hosts where even that window matters, at the cost of a disk flush per message.
+// Checkpoints (copying the WAL back into the file, with its fsyncs) run on a thread of their own
+// with a second connection (sqlite_checkpointer.hpp), not inside the caller's commits.
 //
 // Connection: opened with SQLITE_OPEN_NOMUTEX (SQLite's "multi-thread" mode, no mutex taken per
 // call). The storage object is not thread-safe on its own anyway (cached statements, transaction
