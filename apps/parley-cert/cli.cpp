@@ -6,6 +6,7 @@
 #include <iostream>
 
 #include "core/file.hpp"
+#include "core/utc_time.hpp"
 
 namespace parley::cert_cli {
 
@@ -59,12 +60,7 @@ std::optional<pki::UnixTime> parse_iso_time(const std::string& text) {
 }
 
 std::string iso_time(pki::UnixTime t) {
-  const auto time = static_cast<std::time_t>(t);
-  std::tm tm{};
-  gmtime_r(&time, &tm);
-  char buffer[32];
-  std::strftime(buffer, sizeof buffer, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buffer;
+  return utc_timestamp(t);
 }
 
 std::string hex_colon(std::string_view bytes) {

@@ -4,6 +4,8 @@
 #include <ctime>
 #include <utility>
 
+#include "core/utc_time.hpp"
+
 namespace parley::pki {
 
 namespace {
@@ -18,14 +20,7 @@ std::span<const std::uint8_t> bytes_of(const std::string& s) {
 }
 
 std::string describe_time(UnixTime time) {
-  std::time_t seconds = static_cast<std::time_t>(time);
-  std::tm parts{};
-  if (gmtime_r(&seconds, &parts) == nullptr) return std::to_string(time);
-  char text[32];
-  if (std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &parts) == 0) {
-    return std::to_string(time);
-  }
-  return text;
+  return utc_timestamp(time);
 }
 
 std::string describe_certificate(const Certificate& certificate) {

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <ctime>
 
+#include "core/utc_time.hpp"
 #include "server/message_archive.hpp"
 #include "server/stanza.hpp"
 #include "xml/stream_parser.hpp"
@@ -18,15 +19,6 @@ std::int64_t unix_now() {
   return std::chrono::duration_cast<std::chrono::seconds>(
              std::chrono::system_clock::now().time_since_epoch())
       .count();
-}
-
-std::string utc_stamp(std::int64_t unix_seconds) {
-  std::time_t t = static_cast<std::time_t>(unix_seconds);
-  std::tm tm{};
-  ::gmtime_r(&t, &tm);
-  char buffer[32];
-  std::strftime(buffer, sizeof buffer, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buffer;
 }
 
 bool has_content(const xml::Element& message) {
@@ -234,7 +226,7 @@ void deliver_offline_messages(ServerServices& services, BoundSession& session) {
       // XEP-0203: when it was stored, by whom.
       xml::Element& delay = element->append_child(xml::Element(kDelayNamespace, "delay"));
       delay.set_attribute("from", services.domain);
-      delay.set_attribute("stamp", utc_stamp(stored.stored_at_unix));
+      delay.set_attribute("stamp", utc_timestamp(stored.stored_at_unix));
       delay.append_text("Offline storage");
     }
     session.send_wire(to_wire(*element));

@@ -11,6 +11,7 @@
 #include <optional>
 #include <utility>
 
+#include "core/utc_time.hpp"
 #include "server/delivery.hpp"
 #include "server/iq_handling.hpp"
 #include "server/muc_nickname.hpp"
@@ -58,16 +59,6 @@ std::optional<Role> parse_role(std::string_view text) {
   if (text == "visitor") return Role::visitor;
   if (text == "none") return Role::none;
   return std::nullopt;
-}
-
-// XEP-0082 DateTime in UTC.
-std::string utc_stamp(std::int64_t unix_seconds) {
-  const auto t = static_cast<std::time_t>(unix_seconds);
-  std::tm tm{};
-  ::gmtime_r(&t, &tm);
-  char buffer[32];
-  std::strftime(buffer, sizeof buffer, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buffer;
 }
 
 // XEP-0082 DateTime: CCYY-MM-DDThh:mm:ss[.sss](Z|(+|-)hh:mm), as Unix seconds.
@@ -686,7 +677,7 @@ void MucRoom::add_history(const xml::Element& message) {
   xml::Element entry = message;
   xml::Element& delay = entry.append_child(xml::Element(kDelayNamespace, "delay"));
   delay.set_attribute("from", jid_);
-  delay.set_attribute("stamp", utc_stamp(now));
+  delay.set_attribute("stamp", utc_timestamp(now));
   std::string wire = to_wire(entry);
   if (wire.size() > kMaxHistoryBytesPerRoom) return;
   history_bytes_ += wire.size();
@@ -735,7 +726,7 @@ void MucRoom::send_subject(BoundSession& session) {
   if (!subject_.nick.empty()) {
     xml::Element& delay = message.append_child(xml::Element(kDelayNamespace, "delay"));
     delay.set_attribute("from", jid_);
-    delay.set_attribute("stamp", utc_stamp(subject_.stamp));
+    delay.set_attribute("stamp", utc_timestamp(subject_.stamp));
   }
   send_addressed(session, to_wire(message), "message");
 }

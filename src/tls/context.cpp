@@ -10,6 +10,7 @@
 #include <mutex>
 
 #include "core/file.hpp"
+#include "core/utc_time.hpp"
 #include "pki/verify_path.hpp"
 #include "tls/openssl_handles.hpp"
 
@@ -34,15 +35,6 @@ std::string with_reason(std::string message) {
   const std::string reason = pki::openssl::last_error_text();
   if (!reason.empty()) message += " (" + reason + ")";
   return message;
-}
-
-std::string utc_text(pki::UnixTime t) {
-  std::time_t seconds = static_cast<std::time_t>(t);
-  std::tm parts{};
-  gmtime_r(&seconds, &parts);
-  char text[32];
-  std::strftime(text, sizeof text, "%Y-%m-%d %H:%M:%SZ", &parts);
-  return text;
 }
 
 // RFC 7301 3.1: a list of non-empty, length-prefixed names of at most 255 bytes.
@@ -247,11 +239,12 @@ Result<std::shared_ptr<ServerContext>> ServerContext::create(const ServerOptions
       options.validity_time.value_or(static_cast<pki::UnixTime>(std::time(nullptr)));
   if (now > leaf.not_after()) {
     return fail(Error::invalid_argument(chain_name + ": the server certificate expired on " +
-                                        utc_text(leaf.not_after())));
+                                        utc_timestamp(leaf.not_after())));
   }
   if (now < leaf.not_before()) {
-    return fail(Error::invalid_argument(
-        chain_name + ": the server certificate is not valid until " + utc_text(leaf.not_before())));
+    return fail(Error::invalid_argument(chain_name +
+                                        ": the server certificate is not valid until " +
+                                        utc_timestamp(leaf.not_before())));
   }
 
   auto key_text = read_file(options.key_file, kMaxKeyFileBytes);
