@@ -72,14 +72,14 @@ int run(const std::string& config_path) {
 int check_config(const std::string& config_path) {
   auto config = load(config_path);
   if (!config) return report(config.error());
-  auto context = server::make_tls_context(*config);
-  if (!context) return report(context.error());
+  auto tls = server::make_tls_context(*config);
+  if (!tls) return report(tls.error());
   auto storage = store::Storage::open(config->storage_url);
   if (!storage) return report(storage.error());
   std::cout << config_path << ": ok\n"
             << "  domain        " << config->domain << "\n"
             << "  certificate   " << config->certificate_file.string() << " ("
-            << (*context)->chain().size() << " certificates)\n"
+            << tls->context->chain().size() << " certificates)\n"
             << "  storage       " << store::storage_url_for_display(config->storage_url) << "\n";
   for (const auto& a : config->c2s_listen)
     std::cout << "  c2s           " << a.to_string() << " (STARTTLS required)\n";
@@ -87,6 +87,7 @@ int check_config(const std::string& config_path) {
     std::cout << "  direct TLS    " << a.to_string() << "\n";
   if (config->insecure_allow_plain)
     std::cout << "  warning: insecure_allow_plain = true (SASL PLAIN over TLS is offered)\n";
+  for (const auto& warning : tls->warnings) std::cout << "  warning: " << warning << "\n";
   return 0;
 }
 

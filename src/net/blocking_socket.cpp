@@ -57,7 +57,8 @@ struct AddrinfoFree {
 };
 
 // One attempt at one address; the descriptor is returned only once connected.
-Result<int> connect_one(const addrinfo& ai, const std::string& peer, Deadline deadline) {
+Result<int> connect_one(const addrinfo& ai, const std::string& peer, Deadline deadline,
+                        const std::string& source_address) {
   const int fd =
       ::socket(ai.ai_family, ai.ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai.ai_protocol);
   if (fd < 0) return fail(Error::io("socket for " + peer + ": " + std::strerror(errno)));
@@ -70,6 +71,28 @@ Result<int> connect_one(const addrinfo& ai, const std::string& peer, Deadline de
   // twice per `parley send`. Failing to set it only costs time, so the result is not checked.
   const int on = 1;
   (void)::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
+  if (!source_address.empty()) {
+    sockaddr_storage source{};
+    socklen_t source_length = 0;
+    if (ai.ai_family == AF_INET6) {
+      auto* a = reinterpret_cast<sockaddr_in6*>(&source);
+      a->sin6_family = AF_INET6;
+      if (::inet_pton(AF_INET6, source_address.c_str(), &a->sin6_addr) != 1)
+        return close_and_fail(Error::invalid_argument("not an IPv6 source address for " + peer +
+                                                      ": " + source_address));
+      source_length = sizeof *a;
+    } else {
+      auto* a = reinterpret_cast<sockaddr_in*>(&source);
+      a->sin_family = AF_INET;
+      if (::inet_pton(AF_INET, source_address.c_str(), &a->sin_addr) != 1)
+        return close_and_fail(Error::invalid_argument("not an IPv4 source address for " + peer +
+                                                      ": " + source_address));
+      source_length = sizeof *a;
+    }
+    if (::bind(fd, reinterpret_cast<const sockaddr*>(&source), source_length) != 0)
+      return close_and_fail(
+          Error::io("binding to " + source_address + ": " + std::strerror(errno)));
+  }
   if (::connect(fd, ai.ai_addr, ai.ai_addrlen) != 0) {
     if (errno != EINPROGRESS) {
       const int error = errno;
@@ -96,6 +119,12 @@ Result<int> connect_one(const addrinfo& ai, const std::string& peer, Deadline de
 
 Result<BlockingSocket> BlockingSocket::connect(const std::string& host, std::uint16_t port,
                                                Deadline deadline) {
+  return connect_from({}, host, port, deadline);
+}
+
+Result<BlockingSocket> BlockingSocket::connect_from(const std::string& source_address,
+                                                    const std::string& host, std::uint16_t port,
+                                                    Deadline deadline) {
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
@@ -114,7 +143,7 @@ Result<BlockingSocket> BlockingSocket::connect(const std::string& host, std::uin
       return fail(Error::io("timed out connecting to " + host + ":" + service));
     }
     const std::string peer = describe_address(ai->ai_addr);
-    auto fd = connect_one(*ai, peer, deadline);
+    auto fd = connect_one(*ai, peer, deadline, source_address);
     if (fd) return BlockingSocket(*fd, peer);
     last = fd.error();
   }

@@ -27,6 +27,11 @@ class BlockingSocket {
   // 127.0.0.1:5222", "timed out connecting to 127.0.0.1:5222".
   static Result<BlockingSocket> connect(const std::string& host, std::uint16_t port,
                                         Deadline deadline);
+  // Like connect(), from the numeric local address `source_address` (bound before connecting):
+  // another loopback address is another client to a server's per-address limits.
+  static Result<BlockingSocket> connect_from(const std::string& source_address,
+                                             const std::string& host, std::uint16_t port,
+                                             Deadline deadline);
 
   BlockingSocket(BlockingSocket&& other) noexcept;
   BlockingSocket& operator=(BlockingSocket&& other) noexcept;

@@ -35,8 +35,14 @@ constexpr std::string_view kBindNamespace = "urn:ietf:params:xml:ns:xmpp-bind";
 constexpr std::string_view kChannelBindingNamespace = "urn:xmpp:sasl-cb:0";
 constexpr std::string_view kSmNamespace = "urn:xmpp:sm:3";
 
-// RFC 6120 6.4.5: the server should allow a configurable number of retries (2 to 5).
+// RFC 6120 6.4.5: the server should allow a configurable number of retries (2 to 5). Counted are
+// rejected credentials only (xmpp::sasl::CredentialVerdict): a client that falls back from a
+// mechanism or binding we refuse before any proof must still reach the one we accept.
 constexpr int kMaxSaslFailuresPerStream = 3;
+// Refusals that judged no credential (unknown mechanism, unsupported binding, downgrade flag,
+// malformed message, abort): more than a client working down its mechanism list needs (four
+// SCRAM variants, PLAIN), few enough that a loop of them ends the stream.
+constexpr int kMaxSaslRefusalsPerStream = 10;
 // After the closing </stream:stream>, how long the peer gets to read it and close.
 constexpr auto kCloseGrace = 3s;
 // Reads per wake-up before the reader yields to other sessions (and comes back after them).
@@ -190,7 +196,8 @@ asio::awaitable<void> C2sSession::write_loop() {
   auto self = shared_from_this();
   while (!socket_closed_) {
     if (out_.empty()) {
-      if (closing_) break;
+      // A close held for the group commit is not sent yet: the commit handler wakes us for it.
+      if (closing_ && !output_held_) break;
       writer_wake_.expires_at(Clock::time_point::max());
       co_await writer_wake_.async_wait(asio::as_tuple(asio::use_awaitable));
       continue;
@@ -445,9 +452,35 @@ void C2sSession::on_stream_close() {
 xml::AfterEvent C2sSession::on_stanza(xml::Element stanza) {
   if (closing_) return xml::AfterEvent::pause;
   stanza_started_.reset();
-  // Any handler may write to the store but message routing, which opens the group itself where
-  // it stores (delivery.cpp): a turn of plain message traffic runs no transaction at all.
-  if (!bound_ || kind_of(stanza) != StanzaKind::message) services_.open_write_group();
+  // Group commit (services.hpp). Handlers of iq and presence, and the negotiation after TLS,
+  // may write to the store: the group is opened for them, and this session joins it before they
+  // queue a reply. Message routing opens the group itself where it stores (delivery.cpp), so a
+  // turn of plain message traffic runs no transaction at all; nor do stream management's
+  // elements (<r/>, <a/>, <enable/> write nothing), nor anything before TLS.
+  const std::uint64_t requests_before = services_.write_group_requests();
+  const std::size_t output_before = pending_plain_.size();
+  if (tls_established_ &&
+      (!bound_ || kind_of(stanza) == StanzaKind::iq || kind_of(stanza) == StanzaKind::presence)) {
+    services_.open_write_group();
+    join_write_group(output_before);
+  }
+  const xml::AfterEvent after = handle_stanza(std::move(stanza));
+  // A message that was stored (offline, archive) joins after the fact: routing queues nothing
+  // for its sender that acknowledges the write, and a later <a/> comes after the mark.
+  if (services_.write_group_requests() != requests_before) join_write_group(output_before);
+  return after;
+}
+
+void C2sSession::join_write_group(std::size_t held_from) {
+  // Closing already: its output went out with the close (nothing of it was held), and the
+  // stream cannot carry another error.
+  if (output_held_ || closing_ || !services_.write_group_open()) return;
+  output_held_ = true;
+  held_from_ = held_from;
+  services_.write_group_sessions.push_back(weak_from_this());
+}
+
+xml::AfterEvent C2sSession::handle_stanza(xml::Element stanza) {
   if (!tls_established_) return before_tls(stanza);
   if (!authenticated_) return before_auth(stanza);
   if (!bound_) return before_bind(stanza);
@@ -479,9 +512,10 @@ xml::AfterEvent C2sSession::before_auth(const xml::Element& element) {
   if (is(element, kSaslNamespace, "auth")) return handle_auth(element);
   if (is(element, kSaslNamespace, "response")) return handle_sasl_response(element);
   if (is(element, kSaslNamespace, "abort")) {
-    scram_.reset();
-    queue(sasl_failure(xmpp::sasl::Condition::aborted));
-    return xml::AfterEvent::continue_parsing;
+    // Counted like any refusal that judged no credential: <auth/> then <abort/> in a loop would
+    // otherwise cost a credential lookup each time, for ever.
+    return sasl_failed({xmpp::sasl::Condition::aborted, "the client aborted the exchange",
+                        xmpp::sasl::CredentialVerdict::none_checked});
   }
   begin_close(xml::StreamErrorCondition::not_authorized, "authenticate first");
   return xml::AfterEvent::pause;
@@ -513,26 +547,31 @@ xml::AfterEvent C2sSession::handle_auth(const xml::Element& auth) {
   scram_.reset();
   const auto now = Clock::now();
   if (!services_.address_limits.may_authenticate(peer_address_, now))
-    return sasl_failed(xmpp::sasl::Condition::temporary_auth_failure,
-                       "too many failed logins from this address");
+    return sasl_failed({xmpp::sasl::Condition::temporary_auth_failure,
+                        "too many failed logins from this address",
+                        xmpp::sasl::CredentialVerdict::none_checked});
   const std::string* mechanism_name = auth.attribute("mechanism");
   const std::string text = auth.text();
   auto decoded = (text.empty() || text == "=")
                      ? Result<std::string>(std::string())
                      : xmpp::base64_decode_strict(text, xmpp::sasl::kMaxScramMessageOctets);
   if (!decoded)
-    return sasl_failed(xmpp::sasl::Condition::incorrect_encoding, decoded.error().message);
+    return sasl_failed({xmpp::sasl::Condition::incorrect_encoding, decoded.error().message,
+                        xmpp::sasl::CredentialVerdict::none_checked});
   if (mechanism_name == nullptr)
-    return sasl_failed(xmpp::sasl::Condition::invalid_mechanism, "no mechanism");
+    return sasl_failed({xmpp::sasl::Condition::invalid_mechanism, "no mechanism",
+                        xmpp::sasl::CredentialVerdict::none_checked});
 
   if (*mechanism_name == "PLAIN") {
     if (!services_.config.insecure_allow_plain)
-      return sasl_failed(xmpp::sasl::Condition::invalid_mechanism, "PLAIN is not enabled");
+      return sasl_failed({xmpp::sasl::Condition::invalid_mechanism, "PLAIN is not enabled",
+                          xmpp::sasl::CredentialVerdict::none_checked});
     return handle_plain(*decoded);
   }
   auto mechanism = xmpp::sasl::ScramMechanism::parse(*mechanism_name);
   if (!mechanism || (services_.config.fips && mechanism->hash == xmpp::sasl::ScramHash::sha1))
-    return sasl_failed(xmpp::sasl::Condition::invalid_mechanism, "mechanism not offered");
+    return sasl_failed({xmpp::sasl::Condition::invalid_mechanism, "mechanism not offered",
+                        xmpp::sasl::CredentialVerdict::none_checked});
 
   xmpp::sasl::ScramServerOptions options;
   options.mechanism = *mechanism;
@@ -560,7 +599,8 @@ xml::AfterEvent C2sSession::handle_auth(const xml::Element& auth) {
         return lookup;
       });
   if (!server)
-    return sasl_failed(xmpp::sasl::Condition::temporary_auth_failure, server.error().message);
+    return sasl_failed({xmpp::sasl::Condition::temporary_auth_failure, server.error().message,
+                        xmpp::sasl::CredentialVerdict::none_checked});
   scram_.emplace(std::move(*server));
   scram_mechanism_ = *mechanism_name;
   if (decoded->empty()) {
@@ -569,7 +609,7 @@ xml::AfterEvent C2sSession::handle_auth(const xml::Element& auth) {
     return xml::AfterEvent::continue_parsing;
   }
   auto challenge = scram_->receive_client_first(*decoded);
-  if (!challenge) return sasl_failed(challenge.error().condition, challenge.error().detail);
+  if (!challenge) return sasl_failed(challenge.error());
   queue(fmt::format("<challenge xmlns='{}'>{}</challenge>", kSaslNamespace,
                     xmpp::base64_encode(*challenge)));
   return xml::AfterEvent::continue_parsing;
@@ -577,24 +617,27 @@ xml::AfterEvent C2sSession::handle_auth(const xml::Element& auth) {
 
 xml::AfterEvent C2sSession::handle_sasl_response(const xml::Element& response) {
   if (!scram_)
-    return sasl_failed(xmpp::sasl::Condition::malformed_request, "no exchange in progress");
+    return sasl_failed({xmpp::sasl::Condition::malformed_request, "no exchange in progress",
+                        xmpp::sasl::CredentialVerdict::none_checked});
   const std::string text = response.text();
   auto decoded = (text.empty() || text == "=")
                      ? Result<std::string>(std::string())
                      : xmpp::base64_decode_strict(text, xmpp::sasl::kMaxScramMessageOctets);
   if (!decoded)
-    return sasl_failed(xmpp::sasl::Condition::incorrect_encoding, decoded.error().message);
+    return sasl_failed({xmpp::sasl::Condition::incorrect_encoding, decoded.error().message,
+                        xmpp::sasl::CredentialVerdict::none_checked});
   if (!scram_->username().empty() || scram_->succeeded()) {
     auto final_message = scram_->receive_client_final(*decoded);
-    if (!final_message)
-      return sasl_failed(final_message.error().condition, final_message.error().detail);
+    if (!final_message) return sasl_failed(final_message.error());
     auto prepared = xmpp::prepare_localpart(scram_->username());
-    if (!prepared) return sasl_failed(xmpp::sasl::Condition::not_authorized, "bad username");
+    if (!prepared)
+      return sasl_failed({xmpp::sasl::Condition::not_authorized, "bad username",
+                          xmpp::sasl::CredentialVerdict::rejected});
     return sasl_succeeded(*prepared, *final_message);
   }
   // The client-first message arrives as a response to the empty challenge.
   auto challenge = scram_->receive_client_first(*decoded);
-  if (!challenge) return sasl_failed(challenge.error().condition, challenge.error().detail);
+  if (!challenge) return sasl_failed(challenge.error());
   queue(fmt::format("<challenge xmlns='{}'>{}</challenge>", kSaslNamespace,
                     xmpp::base64_encode(*challenge)));
   return xml::AfterEvent::continue_parsing;
@@ -605,24 +648,34 @@ xml::AfterEvent C2sSession::handle_plain(std::string_view message) {
   auto first = message.find('\0');
   auto second = first == std::string_view::npos ? first : message.find('\0', first + 1);
   if (second == std::string_view::npos)
-    return sasl_failed(xmpp::sasl::Condition::malformed_request, "PLAIN message malformed");
+    return sasl_failed({xmpp::sasl::Condition::malformed_request, "PLAIN message malformed",
+                        xmpp::sasl::CredentialVerdict::none_checked});
   std::string_view authzid = message.substr(0, first);
   std::string_view authcid = message.substr(first + 1, second - first - 1);
   std::string_view password = message.substr(second + 1);
   auto prepared = xmpp::prepare_localpart(authcid);
-  if (!prepared) return sasl_failed(xmpp::sasl::Condition::not_authorized, "bad username");
+  // A user name that cannot be an account is an unknown user: a rejected credential.
+  if (!prepared)
+    return sasl_failed({xmpp::sasl::Condition::not_authorized, "bad username",
+                        xmpp::sasl::CredentialVerdict::rejected});
+  // Checked before the password, so it tells a guesser nothing about it.
   if (!authzid.empty() && authzid != *prepared + "@" + services_.domain)
-    return sasl_failed(xmpp::sasl::Condition::invalid_authzid, "authzid is not the account");
+    return sasl_failed({xmpp::sasl::Condition::invalid_authzid, "authzid is not the account",
+                        xmpp::sasl::CredentialVerdict::none_checked});
   auto stored = services_.storage.accounts().credentials(*prepared, xmpp::sasl::ScramHash::sha256);
   if (!stored)
-    return sasl_failed(xmpp::sasl::Condition::temporary_auth_failure, stored.error().message);
-  if (!*stored) return sasl_failed(xmpp::sasl::Condition::not_authorized, "unknown user");
+    return sasl_failed({xmpp::sasl::Condition::temporary_auth_failure, stored.error().message,
+                        xmpp::sasl::CredentialVerdict::none_checked});
+  if (!*stored)
+    return sasl_failed({xmpp::sasl::Condition::not_authorized, "unknown user",
+                        xmpp::sasl::CredentialVerdict::rejected});
   auto derived = xmpp::sasl::derive_scram_credentials(
       password, (*stored)->salt, (*stored)->iterations, xmpp::sasl::ScramHash::sha256);
   if (!derived || derived->stored_key.size() != (*stored)->stored_key.size() ||
       CRYPTO_memcmp(derived->stored_key.data(), (*stored)->stored_key.data(),
                     derived->stored_key.size()) != 0)
-    return sasl_failed(xmpp::sasl::Condition::not_authorized, "wrong password");
+    return sasl_failed({xmpp::sasl::Condition::not_authorized, "wrong password",
+                        xmpp::sasl::CredentialVerdict::rejected});
   scram_mechanism_ = "PLAIN";
   return sasl_succeeded(*prepared, {});
 }
@@ -631,7 +684,9 @@ xml::AfterEvent C2sSession::sasl_succeeded(std::string_view username,
                                            std::string_view server_final) {
   if (scram_ && scram_->authzid() &&
       *scram_->authzid() != std::string(username) + "@" + services_.domain)
-    return sasl_failed(xmpp::sasl::Condition::invalid_authzid, "authzid is not the account");
+    // The proof was right; the client asked to act as someone else, which guesses nothing.
+    return sasl_failed({xmpp::sasl::Condition::invalid_authzid, "authzid is not the account",
+                        xmpp::sasl::CredentialVerdict::none_checked});
   scram_.reset();
   authenticated_ = true;
   username_ = std::string(username);
@@ -647,17 +702,28 @@ xml::AfterEvent C2sSession::sasl_succeeded(std::string_view username,
   return xml::AfterEvent::pause;
 }
 
-xml::AfterEvent C2sSession::sasl_failed(xmpp::sasl::Condition condition, std::string_view detail) {
+xml::AfterEvent C2sSession::sasl_failed(const xmpp::sasl::Failure& failure) {
   scram_.reset();
-  ++sasl_failures_;
   ++services_.statistics.authentication_failures;
-  if (condition == xmpp::sasl::Condition::not_authorized)
+  const bool rejected = failure.credentials == xmpp::sasl::CredentialVerdict::rejected;
+  if (rejected) {
+    ++sasl_failures_;
+    // Only wrong credentials feed the per-address limit on guessing: refusals of a mechanism or
+    // binding would otherwise lock out an address whose clients merely fall back.
     services_.address_limits.record_auth_failure(peer_address_, Clock::now());
-  services_.log->info("{}: authentication failed: {} ({})", peer_address_,
-                      xmpp::sasl::to_string(condition), detail);
-  queue(sasl_failure(condition));
+  } else {
+    ++sasl_refusals_;
+  }
+  services_.log->info("{}: authentication failed: {} ({}){}", peer_address_,
+                      xmpp::sasl::to_string(failure.condition), failure.detail,
+                      rejected ? "" : ", no credential checked");
+  queue(sasl_failure(failure.condition));
   if (sasl_failures_ >= kMaxSaslFailuresPerStream) {
     begin_close(xml::StreamErrorCondition::policy_violation, "too many failed authentications");
+    return xml::AfterEvent::pause;
+  }
+  if (sasl_refusals_ >= kMaxSaslRefusalsPerStream) {
+    begin_close(xml::StreamErrorCondition::policy_violation, "too many refused authentications");
     return xml::AfterEvent::pause;
   }
   return xml::AfterEvent::continue_parsing;
@@ -961,7 +1027,8 @@ void C2sSession::queue(std::string_view plaintext) {
 }
 
 void C2sSession::encrypt_pending() {
-  if (socket_closed_ || pending_plain_.empty()) return;
+  // Held output waits for the group commit (services.hpp), which encrypts it or discards it.
+  if (socket_closed_ || pending_plain_.empty() || output_held_) return;
   if (sm_enabled_ && !ack_requested_ && !unacked_.empty() && !closing_) {
     // One ack request per batch of stanzas, so the unacknowledged queue stays short.
     pending_plain_.append("<r xmlns='urn:xmpp:sm:3'/>");
@@ -1047,11 +1114,8 @@ void C2sSession::begin_close(std::optional<xml::StreamErrorCondition> error,
       tail += xml::build_stream_error(*error, xml::StreamErrorText{.text = text, .lang = {}});
     tail += "</stream:stream>";
     queue(tail);
-    encrypt_pending();
-    if (tls_ && tls_established_ && tls_->close()) {
-      while (std::size_t n = tls_->take_ciphertext(ciphertext_buffer))
-        out_.append(reinterpret_cast<const char*>(ciphertext_buffer.data()), n);
-    }
+    // Held output and the close behind it wait for the group commit's outcome (services.hpp).
+    if (!output_held_) seal_output();
   }
   closing_ = true;
   close_deadline_ = Clock::now() + kCloseGrace;
@@ -1059,8 +1123,61 @@ void C2sSession::begin_close(std::optional<xml::StreamErrorCondition> error,
   poke_watchdog();
 }
 
+void C2sSession::seal_output() {
+  if (socket_closed_) return;
+  encrypt_pending();
+  if (tls_ && tls_established_ && tls_->close()) {
+    while (std::size_t n = tls_->take_ciphertext(ciphertext_buffer))
+      out_.append(reinterpret_cast<const char*>(ciphertext_buffer.data()), n);
+  }
+  wake_writer();  // it sends the rest and half-closes
+}
+
+void C2sSession::write_group_committed() {
+  if (!output_held_) return;
+  output_held_ = false;
+  // A session that closed its stream while held still owes the close after its output.
+  if (closing_)
+    seal_output();
+  else
+    encrypt_pending();
+}
+
+bool C2sSession::write_group_failed() {
+  if (!output_held_) return false;
+  output_held_ = false;
+  if (detached_) {
+    // Resuming would resend the replies (kept for retransmission) of writes that were lost;
+    // ended instead, the client binds anew and sends again what it sent since its last <a/>.
+    expire_detached();
+    return true;
+  }
+  if (socket_closed_) return false;
+  // Everything queued since the session joined may acknowledge what was lost: withdrawn. What
+  // others routed to it meanwhile goes too; with stream management it is spilled to the offline
+  // store as the stream ends, like any stanza the client never acknowledged.
+  pending_plain_.resize(std::min(held_from_, pending_plain_.size()));
+  services_.log->info("{}: {} closed: the store lost what its last stanzas wrote", peer_address_,
+                      bound_           ? full_jid_.to_string()
+                      : authenticated_ ? username_ + "@" + services_.domain
+                                       : std::string("(not authenticated)"));
+  constexpr std::string_view kText =
+      "the server could not store your last stanzas; send them again";
+  if (closing_) {
+    // Its own close was held with the rest (begin_close): this one says why instead.
+    pending_plain_ += xml::build_stream_error(xml::StreamErrorCondition::internal_server_error,
+                                              xml::StreamErrorText{.text = kText, .lang = {}});
+    pending_plain_ += "</stream:stream>";
+    seal_output();
+    return true;
+  }
+  begin_close(xml::StreamErrorCondition::internal_server_error, kText);
+  return true;
+}
+
 void C2sSession::maybe_finish() {
-  if (reader_done_ && (writer_done_ || (closing_ && out_.empty() && writing_.empty())))
+  if (reader_done_ &&
+      (writer_done_ || (closing_ && !output_held_ && out_.empty() && writing_.empty())))
     close_socket();
 }
 

@@ -69,6 +69,13 @@ class C2sSession final : public BoundSession,
   void expire_detached();
   bool is_bound() const { return bound_; }
 
+  // The outcome of a write group this session joined (services.hpp), from the commit handler.
+  // Committed: the output held since it joined goes out. Failed: that output is discarded and
+  // the stream ends with <internal-server-error/> (a detached session is not resumable any
+  // more); true when this ended a session.
+  void write_group_committed();
+  bool write_group_failed();
+
  private:
   enum class PauseReason { none, starttls, sasl_success, throttled };
 
@@ -93,6 +100,8 @@ class C2sSession final : public BoundSession,
   xml::AfterEvent on_stream_open(const xml::StreamHeader& header) override;
   xml::AfterEvent on_stanza(xml::Element stanza) override;
   void on_stream_close() override;
+  xml::AfterEvent handle_stanza(xml::Element stanza);
+  void join_write_group(std::size_t held_from);
 
   // Negotiation steps.
   xml::AfterEvent before_tls(const xml::Element& element);
@@ -102,7 +111,7 @@ class C2sSession final : public BoundSession,
   xml::AfterEvent handle_auth(const xml::Element& auth);
   xml::AfterEvent handle_sasl_response(const xml::Element& response);
   xml::AfterEvent sasl_succeeded(std::string_view username, std::string_view server_final);
-  xml::AfterEvent sasl_failed(xmpp::sasl::Condition condition, std::string_view detail);
+  xml::AfterEvent sasl_failed(const xmpp::sasl::Failure& failure);
   xml::AfterEvent handle_plain(std::string_view message);
   void handle_bind(const xml::Element& iq);
 
@@ -123,6 +132,7 @@ class C2sSession final : public BoundSession,
   void request_flush();  // lists the session for this turn's flush (services.hpp)
   static void flush_listed_output(ServerServices& services);
   void encrypt_pending();
+  void seal_output();  // encrypt_pending, then TLS close_notify: the last bytes of the stream
   void send_ciphertext();
   void wake_writer();
 
@@ -155,7 +165,8 @@ class C2sSession final : public BoundSession,
 
   std::optional<xmpp::sasl::ScramServer> scram_;
   std::string scram_mechanism_;
-  int sasl_failures_ = 0;
+  int sasl_failures_ = 0;  // rejected credentials (the RFC 6120 6.4.5 retries)
+  int sasl_refusals_ = 0;  // failures that judged no credential
   bool authenticated_ = false;
   std::string username_;  // prepared localpart once authenticated
   bool bound_ = false;
@@ -165,6 +176,11 @@ class C2sSession final : public BoundSession,
   std::string out_;             // ciphertext (or plaintext before TLS) ready for the socket
   std::string writing_;         // the buffer the writer is sending now
   bool output_listed_ = false;  // in services_.sessions_with_output
+  // Joined to the open write group: pending_plain_ from held_from_ on may acknowledge writes that
+  // the commit can still lose, so it is not encrypted until the commit's outcome is known (what
+  // comes before held_from_ was queued earlier and may go out either way).
+  bool output_held_ = false;
+  std::size_t held_from_ = 0;
 
   // Flood control: a token bucket of stanzas.
   double tokens_ = 0;

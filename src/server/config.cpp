@@ -20,7 +20,8 @@ constexpr std::size_t kMaxConfigBytes = 1024 * 1024;
 const std::map<std::string, std::set<std::string, std::less<>>, std::less<>>& known_keys() {
   static const std::map<std::string, std::set<std::string, std::less<>>, std::less<>> keys = {
       {"server", {"domain"}},
-      {"tls", {"certificate", "key", "ocsp_staple", "fips"}},
+      {"tls",
+       {"certificate", "key", "ocsp_staple", "fips", "insecure_allow_certificate_name_mismatch"}},
       {"c2s", {"listen", "direct_tls_listen", "insecure_allow_plain"}},
       {"storage", {"url"}},
       {"limits",
@@ -236,6 +237,10 @@ Result<ServerConfig> load_config(const std::filesystem::path& file) {
   if (!staple) return fail(staple.error());
   if (*staple) config.ocsp_staple_file = reader.resolve(**staple);
   if (auto r = reader.boolean("tls", "fips", config.fips); !r) return fail(r.error());
+  if (auto r = reader.boolean("tls", "insecure_allow_certificate_name_mismatch",
+                              config.insecure_allow_certificate_name_mismatch);
+      !r)
+    return fail(r.error());
 
   auto listen = reader.addresses("c2s", "listen");
   if (!listen) return fail(listen.error());

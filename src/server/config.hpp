@@ -6,6 +6,7 @@
 //             key = "/etc/parley/server.key"
 //             ocsp_staple = "/var/lib/parley/ocsp.der" (optional, DER OCSP response)
 //             fips = false
+//             insecure_allow_certificate_name_mismatch = false  (tests of clients only)
 //   [c2s]     listen = ["127.0.0.1:5222"]             (STARTTLS, required)
 //             direct_tls_listen = ["127.0.0.1:5223"]  (XEP-0368)
 //             insecure_allow_plain = false            (SASL PLAIN, over TLS only)
@@ -88,6 +89,9 @@ struct ServerConfig {
   std::filesystem::path key_file;
   std::optional<std::filesystem::path> ocsp_staple_file;
   bool fips = false;
+  // Serve a certificate that does not name `domain` (certificate_check.hpp), with a warning. For
+  // one thing only: a test server showing that clients refuse such a certificate.
+  bool insecure_allow_certificate_name_mismatch = false;
   std::vector<ListenAddress> c2s_listen;
   std::vector<ListenAddress> direct_tls_listen;
   bool insecure_allow_plain = false;

@@ -38,6 +38,8 @@ TEST_F(ConfigTest, MinimalConfigurationGetsSafeDefaults) {
   EXPECT_EQ(config->storage_url, "sqlite://" + (dir_.path() / "data/parley.db").string());
   EXPECT_FALSE(config->insecure_allow_plain);
   EXPECT_FALSE(config->fips);
+  EXPECT_FALSE(config->insecure_allow_certificate_name_mismatch)
+      << "a certificate must name the domain unless the file says otherwise";
   EXPECT_TRUE(config->archive_enabled);
   EXPECT_TRUE(config->muc.domain.empty());
   EXPECT_EQ(config->limits.max_connections_per_ip, 64u);
@@ -120,6 +122,15 @@ INSTANTIATE_TEST_SUITE_P(
         if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
       return name;
     });
+
+TEST_F(ConfigTest, CertificateNameMismatchIsAllowedOnlyByItsInsecureKey) {
+  auto config = load(
+      "[server]\ndomain = \"example.test\"\n[tls]\ncertificate = \"a.crt\"\nkey = \"a.key\"\n"
+      "insecure_allow_certificate_name_mismatch = true\n[c2s]\nlisten = [\"127.0.0.1:1\"]\n"
+      "[storage]\nurl = \"sqlite:///tmp/x.db\"\n");
+  ASSERT_TRUE(config) << config.error().message;
+  EXPECT_TRUE(config->insecure_allow_certificate_name_mismatch);
+}
 
 TEST_F(ConfigTest, MissingFileNamesTheFile) {
   auto config = load_config(dir_.path() / "absent.toml");

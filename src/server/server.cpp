@@ -7,9 +7,11 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <ctime>
 
 #include "core/file.hpp"
 #include "server/c2s_session.hpp"
+#include "server/certificate_check.hpp"
 #include "server/muc_service.hpp"
 
 namespace parley::server {
@@ -21,8 +23,11 @@ namespace {
 constexpr auto kStopGrace = 5s;
 }  // namespace
 
-Result<std::shared_ptr<tls::ServerContext>> make_tls_context(const ServerConfig& config) {
+Result<ServerTls> make_tls_context(const ServerConfig& config) {
   tls::ServerOptions options;
+  // One instant for tls/'s validity check and the expiry warning below.
+  const auto now = static_cast<pki::UnixTime>(std::time(nullptr));
+  options.validity_time = now;
   options.chain_file = config.certificate_file;
   options.key_file = config.key_file;
   if (config.fips) {
@@ -36,22 +41,37 @@ Result<std::shared_ptr<tls::ServerContext>> make_tls_context(const ServerConfig&
     if (!staple) return fail(staple.error());
     options.ocsp_staple = std::move(*staple);
   }
-  return tls::ServerContext::create(options);
+  auto context = tls::ServerContext::create(options);
+  if (!context) return fail(context.error());
+  const CertificateCheck check =
+      check_served_certificate(*(*context)->chain().front(), config, now);
+  if (check.refused()) return fail(Error::invalid_argument(check.refusal_text()));
+  return ServerTls{std::move(*context), check.warnings()};
 }
 
 Result<std::unique_ptr<Server>> Server::create(asio::io_context& io, const ServerConfig& config,
                                                std::shared_ptr<spdlog::logger> log) {
-  std::unique_ptr<Server> server(new Server(io, config, log));
-  auto context = make_tls_context(server->config_);
-  if (!context) return fail(context.error());
-  server->tls_context_ = std::move(*context);
+  return create(io, config, std::move(log), nullptr);
+}
 
-  store::StorageLimits storage_limits;
-  storage_limits.max_roster_items = config.limits.max_roster_items;
-  storage_limits.max_offline_messages = config.limits.max_offline_messages;
-  auto storage = store::Storage::open(config.storage_url, storage_limits);
-  if (!storage) return fail(storage.error());
-  server->storage_ = std::move(*storage);
+Result<std::unique_ptr<Server>> Server::create(asio::io_context& io, const ServerConfig& config,
+                                               std::shared_ptr<spdlog::logger> log,
+                                               std::unique_ptr<store::Storage> storage) {
+  std::unique_ptr<Server> server(new Server(io, config, log));
+  auto tls = make_tls_context(server->config_);
+  if (!tls) return fail(tls.error());
+  server->tls_context_ = std::move(tls->context);
+  for (const auto& warning : tls->warnings) server->log_->warn("{}", warning);
+
+  if (!storage) {
+    store::StorageLimits storage_limits;
+    storage_limits.max_roster_items = config.limits.max_roster_items;
+    storage_limits.max_offline_messages = config.limits.max_offline_messages;
+    auto opened = store::Storage::open(config.storage_url, storage_limits);
+    if (!opened) return fail(opened.error());
+    storage = std::move(*opened);
+  }
+  server->storage_ = std::move(storage);
   server->services_ =
       std::make_unique<ServerServices>(server->config_, *server->storage_, std::move(log));
   server->services_->executor = io.get_executor();

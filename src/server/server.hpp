@@ -3,7 +3,9 @@
 // io_context (run by the caller on one thread).
 //
 // Start-up checks everything before accepting anyone: the certificate chain and key (tls/
-// refuses weak keys, a key that does not match, an expired leaf), the store (schema version),
+// refuses weak keys, a key that does not match, an expired leaf; certificate_check.hpp refuses a
+// leaf that does not name [server] domain and warns of one about to expire), the store (schema
+// version),
 // every listen address (a port in use is an error naming it). Stopping (SIGTERM) closes the
 // listeners, sends <system-shutdown/> to every stream, and gives the writers a moment to flush.
 #include <spdlog/logger.h>
@@ -27,14 +29,26 @@ namespace parley::server {
 
 class C2sSession;
 
-// The TLS server options a configuration describes (chain, key, staple, FIPS policy).
-Result<std::shared_ptr<tls::ServerContext>> make_tls_context(const ServerConfig& config);
+// The TLS server context a configuration describes (chain, key, staple, FIPS policy), refused
+// when the certificate does not name the domain (certificate_check.hpp); the warnings of that
+// check are for the caller to show.
+struct ServerTls {
+  std::shared_ptr<tls::ServerContext> context;
+  std::vector<std::string> warnings;
+};
+Result<ServerTls> make_tls_context(const ServerConfig& config);
 
 class Server {
  public:
   static Result<std::unique_ptr<Server>> create(boost::asio::io_context& io,
                                                 const ServerConfig& config,
                                                 std::shared_ptr<spdlog::logger> log);
+  // The same on a store the caller opened (tests wrap one to make it fail on demand); nullptr
+  // opens config.storage_url.
+  static Result<std::unique_ptr<Server>> create(boost::asio::io_context& io,
+                                                const ServerConfig& config,
+                                                std::shared_ptr<spdlog::logger> log,
+                                                std::unique_ptr<store::Storage> storage);
   ~Server();
 
   // Starts accepting on every listener.

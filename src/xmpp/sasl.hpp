@@ -29,9 +29,23 @@ enum class Condition {
 const char* to_string(Condition condition);
 std::optional<Condition> parse_condition(std::string_view element_name);
 
+// Whether a failure rejected a credential the peer presented (a proof, a password, a user name)
+// or ended the exchange without rejecting one: a mechanism or channel binding type the server
+// does not do, the downgrade flag, a malformed message, an abort, a store that did not answer,
+// an authorization identity refused after correct credentials. Limits on password guessing
+// (RFC 6120 6.4.5 retries per stream, failures per address) count only the first kind: the
+// second is what an honest client meets while it falls back to its next mechanism, and it tells
+// a guesser nothing. The condition on the wire is the same either way (RFC 6120 6.5).
+enum class CredentialVerdict {
+  rejected,      // a presented credential was checked and is wrong (or names nobody)
+  none_checked,  // refused before (or apart from) judging any credential
+};
+
 struct Failure {
   Condition condition = Condition::not_authorized;
   std::string detail;  // for logs; never sent to the peer
+  // Fails closed: a failure nobody classified counts toward the guessing limits.
+  CredentialVerdict credentials = CredentialVerdict::rejected;
 };
 
 template <class T>
@@ -39,6 +53,11 @@ using Outcome = std::expected<T, Failure>;
 
 inline std::unexpected<Failure> failure(Condition condition, std::string detail) {
   return std::unexpected<Failure>(Failure{condition, std::move(detail)});
+}
+// A failure that judged no credential (see CredentialVerdict).
+inline std::unexpected<Failure> refusal(Condition condition, std::string detail) {
+  return std::unexpected<Failure>(
+      Failure{condition, std::move(detail), CredentialVerdict::none_checked});
 }
 
 }  // namespace parley::xmpp::sasl

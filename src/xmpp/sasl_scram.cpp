@@ -384,50 +384,55 @@ Outcome<std::string> ScramServer::fail_with(Condition condition, std::string det
   return failure(condition, std::move(detail));
 }
 
+Outcome<std::string> ScramServer::refuse_with(Condition condition, std::string detail) {
+  state_ = State::failed;
+  return refusal(condition, std::move(detail));
+}
+
 Outcome<std::string> ScramServer::receive_client_first(std::string_view message) {
   if (state_ != State::expect_client_first) {
-    return fail_with(Condition::malformed_request, "client-first-message out of order");
+    return refuse_with(Condition::malformed_request, "client-first-message out of order");
   }
   if (message.size() > kMaxScramMessageOctets) {
-    return fail_with(Condition::malformed_request, "client-first-message is too long");
+    return refuse_with(Condition::malformed_request, "client-first-message is too long");
   }
   // gs2-header
   std::string problem;
   std::optional<ParsedGs2Header> header = parse_gs2_header(message, problem);
-  if (!header) return fail_with(Condition::malformed_request, "client-first-message " + problem);
+  if (!header) return refuse_with(Condition::malformed_request, "client-first-message " + problem);
   const bool plus = options_.mechanism.binding == ChannelBindingUse::plus;
   std::string binding_data;
   switch (header->flag) {
     case 'n':
       if (plus) {
-        return fail_with(Condition::malformed_request,
-                         options_.mechanism.name() + " chosen without channel binding ('n')");
+        return refuse_with(Condition::malformed_request,
+                           options_.mechanism.name() + " chosen without channel binding ('n')");
       }
       break;
     case 'y':
       if (plus) {
-        return fail_with(Condition::malformed_request,
-                         options_.mechanism.name() + " chosen with the 'y' flag");
+        return refuse_with(Condition::malformed_request,
+                           options_.mechanism.name() + " chosen with the 'y' flag");
       }
       // RFC 5802 6: the client can bind and believes we cannot. We offered -PLUS, so someone
       // removed it from the mechanism list on the way.
       if (options_.plus_advertised) {
-        return fail_with(Condition::not_authorized,
-                         "channel binding downgrade: client sent 'y' although -PLUS was offered");
+        return refuse_with(Condition::not_authorized,
+                           "channel binding downgrade: client sent 'y' although -PLUS was offered");
       }
       break;
     default: {  // 'p'
       if (!plus) {
-        return fail_with(Condition::malformed_request,
-                         "channel binding requested ('p=') with " + options_.mechanism.name());
+        return refuse_with(Condition::malformed_request,
+                           "channel binding requested ('p=') with " + options_.mechanism.name());
       }
       const std::optional<ChannelBindingType> type = binding_type_from_name(header->binding_name);
       const std::optional<std::string>* data = nullptr;
       if (type == ChannelBindingType::tls_exporter) data = &options_.tls_exporter;
       if (type == ChannelBindingType::tls_server_end_point) data = &options_.tls_server_end_point;
       if (data == nullptr || !data->has_value()) {
-        return fail_with(Condition::not_authorized,
-                         "unsupported channel binding type '" + header->binding_name + "'");
+        return refuse_with(Condition::not_authorized,
+                           "unsupported channel binding type '" + header->binding_name + "'");
       }
       binding_data = **data;
     }
@@ -440,41 +445,41 @@ Outcome<std::string> ScramServer::receive_client_first(std::string_view message)
   client_first_bare_ = std::string(message.substr(header->length));
   AttributeReader reader(client_first_bare_);
   if (reader.at('m')) {
-    return fail_with(Condition::malformed_request,
-                     "client-first-message asks for a mandatory extension ('m=')");
+    return refuse_with(Condition::malformed_request,
+                       "client-first-message asks for a mandatory extension ('m=')");
   }
   const std::optional<std::string_view> escaped_name = reader.take('n');
   if (!escaped_name) {
-    return fail_with(Condition::malformed_request, "client-first-message has no user name");
+    return refuse_with(Condition::malformed_request, "client-first-message has no user name");
   }
   std::optional<std::string> name = unescape_saslname(*escaped_name);
   if (!name || !is_valid_utf8(*name)) {
-    return fail_with(Condition::malformed_request,
-                     "user name has a '=' not followed by '2C' or '3D', or is not UTF-8");
+    return refuse_with(Condition::malformed_request,
+                       "user name has a '=' not followed by '2C' or '3D', or is not UTF-8");
   }
   const std::optional<std::string_view> client_nonce = reader.take('r');
   if (!client_nonce || !is_printable_nonce(*client_nonce)) {
-    return fail_with(Condition::malformed_request,
-                     "client-first-message has no nonce, or one with characters outside "
-                     "printable ASCII");
+    return refuse_with(Condition::malformed_request,
+                       "client-first-message has no nonce, or one with characters outside "
+                       "printable ASCII");
   }
   if (std::optional<std::string> extension_problem = reader.skip_extensions(0)) {
-    return fail_with(Condition::malformed_request, "client-first-message " + *extension_problem);
+    return refuse_with(Condition::malformed_request, "client-first-message " + *extension_problem);
   }
   username_ = std::move(*name);
 
   // The credentials, or a simulation for an unknown user that nobody outside can tell apart.
   const CredentialLookup found = lookup_(username_, options_.mechanism.hash);
   if (found.status == LookupStatus::unavailable) {
-    return fail_with(Condition::temporary_auth_failure, "credential store unavailable");
+    return refuse_with(Condition::temporary_auth_failure, "credential store unavailable");
   }
   const std::size_t key_octets = hash_octets(options_.mechanism.hash);
   if (found.status == LookupStatus::found) {
     const ScramCredentials& c = found.credentials;
     if (c.hash != options_.mechanism.hash || c.salt.empty() || c.stored_key.size() != key_octets ||
         c.server_key.size() != key_octets || c.iterations < 1) {
-      return fail_with(Condition::temporary_auth_failure,
-                       "stored SCRAM credentials for this user are unusable");
+      return refuse_with(Condition::temporary_auth_failure,
+                         "stored SCRAM credentials for this user are unusable");
     }
     credentials_ = c;
   } else {
@@ -486,7 +491,7 @@ Outcome<std::string> ScramServer::receive_client_first(std::string_view message)
     Result<std::string> stored_key = random_octets(key_octets);
     Result<std::string> server_key = random_octets(key_octets);
     if (!salt || !stored_key || !server_key) {
-      return fail_with(Condition::temporary_auth_failure, "could not simulate credentials");
+      return refuse_with(Condition::temporary_auth_failure, "could not simulate credentials");
     }
     credentials_.hash = options_.mechanism.hash;
     credentials_.salt = salt->substr(0, kSaltOctets);
@@ -502,7 +507,7 @@ Outcome<std::string> ScramServer::receive_client_first(std::string_view message)
     server_nonce = *options_.insecure_fixed_nonce_for_tests;
   } else {
     Result<std::string> fresh = fresh_nonce();
-    if (!fresh) return fail_with(Condition::temporary_auth_failure, fresh.error().message);
+    if (!fresh) return refuse_with(Condition::temporary_auth_failure, fresh.error().message);
     server_nonce = std::move(*fresh);
   }
   nonce_ = std::string(*client_nonce) + server_nonce;
@@ -514,43 +519,43 @@ Outcome<std::string> ScramServer::receive_client_first(std::string_view message)
 
 Outcome<std::string> ScramServer::receive_client_final(std::string_view message) {
   if (state_ != State::expect_client_final) {
-    return fail_with(Condition::malformed_request, "client-final-message out of order");
+    return refuse_with(Condition::malformed_request, "client-final-message out of order");
   }
   if (message.size() > kMaxScramMessageOctets) {
-    return fail_with(Condition::malformed_request, "client-final-message is too long");
+    return refuse_with(Condition::malformed_request, "client-final-message is too long");
   }
   // client-final-message = channel-binding "," nonce ["," extensions] "," proof
   AttributeReader reader(message);
   const std::optional<std::string_view> binding_text = reader.take('c');
   if (!binding_text) {
-    return fail_with(Condition::malformed_request, "client-final-message has no 'c=' first");
+    return refuse_with(Condition::malformed_request, "client-final-message has no 'c=' first");
   }
   Result<std::string> binding = base64_decode_strict(*binding_text, kMaxScramMessageOctets);
   if (!binding) {
-    return fail_with(Condition::malformed_request,
-                     "client-final-message 'c=': " + binding.error().message);
+    return refuse_with(Condition::malformed_request,
+                       "client-final-message 'c=': " + binding.error().message);
   }
   const std::optional<std::string_view> nonce = reader.take('r');
   if (!nonce) {
-    return fail_with(Condition::malformed_request, "client-final-message has no 'r=' second");
+    return refuse_with(Condition::malformed_request, "client-final-message has no 'r=' second");
   }
   if (std::optional<std::string> extension_problem = reader.skip_extensions('p')) {
-    return fail_with(Condition::malformed_request, "client-final-message " + *extension_problem);
+    return refuse_with(Condition::malformed_request, "client-final-message " + *extension_problem);
   }
   const std::size_t proof_start = reader.position();
   const std::optional<std::string_view> proof_text = reader.take('p');
   if (!proof_text || !reader.at_end()) {
-    return fail_with(Condition::malformed_request,
-                     "client-final-message does not end with the proof ('p=')");
+    return refuse_with(Condition::malformed_request,
+                       "client-final-message does not end with the proof ('p=')");
   }
   Result<std::string> proof = base64_decode_strict(*proof_text, kMaxAttributeOctets);
   if (!proof) {
-    return fail_with(Condition::malformed_request,
-                     "client-final-message 'p=': " + proof.error().message);
+    return refuse_with(Condition::malformed_request,
+                       "client-final-message 'p=': " + proof.error().message);
   }
   const std::size_t key_octets = hash_octets(options_.mechanism.hash);
   if (proof->size() != key_octets) {
-    return fail_with(Condition::malformed_request, "client proof has the wrong length");
+    return refuse_with(Condition::malformed_request, "client proof has the wrong length");
   }
   // RFC 5802 5.1: the nonce must be the one this server made for this exchange, all of it. A
   // nonce from another exchange (a replay) or a truncated one fails here.
@@ -568,15 +573,15 @@ Outcome<std::string> ScramServer::receive_client_final(std::string_view message)
       client_first_bare_ + "," + server_first_ + "," + std::string(without_proof);
   const ScramHash hash = options_.mechanism.hash;
   Result<std::string> client_signature = hmac(hash, credentials_.stored_key, auth_message);
-  if (!client_signature) return fail_with(Condition::temporary_auth_failure, "HMAC failed");
+  if (!client_signature) return refuse_with(Condition::temporary_auth_failure, "HMAC failed");
   std::string client_key = xor_octets(*proof, *client_signature);
   Result<std::string> stored_key = digest(hash, client_key);
   OPENSSL_cleanse(client_key.data(), client_key.size());
-  if (!stored_key) return fail_with(Condition::temporary_auth_failure, "digest failed");
+  if (!stored_key) return refuse_with(Condition::temporary_auth_failure, "digest failed");
   const bool proof_matches = equal_constant_time(*stored_key, credentials_.stored_key);
   // The same work for a simulated user; only then the verdict, with the same condition.
   Result<std::string> server_signature = hmac(hash, credentials_.server_key, auth_message);
-  if (!server_signature) return fail_with(Condition::temporary_auth_failure, "HMAC failed");
+  if (!server_signature) return refuse_with(Condition::temporary_auth_failure, "HMAC failed");
   if (!proof_matches || simulated_) {
     return fail_with(Condition::not_authorized, "client proof does not verify");
   }

@@ -43,6 +43,12 @@
 //   wrong proof, unknown user, nonce mismatch, channel binding data mismatch,
 //   unsupported binding type, "y" when PLUS was advertised            -> not-authorized
 //   the credential store could not answer                             -> temporary-auth-failure
+// Which failures rejected a credential (Failure::credentials, sasl.hpp), which the caller's limits
+// on password guessing count: a client-final whose nonce, channel binding data or proof is wrong
+// (an unknown user fails there too, indistinguishably). Everything refused in the client-first
+// (unsupported binding type, "y" downgrade, syntax), a malformed client-final and a store or
+// crypto failure judged no credential (none_checked): they are what a client meets while it
+// falls back to its next mechanism.
 // and on the client side (the caller then sends <abort/>): a server nonce that does not extend
 // ours, a bad ServerSignature or an "e=" -> not-authorized; an iteration count outside the
 // client's bounds -> mechanism-too-weak; syntax -> malformed-request.
@@ -180,7 +186,8 @@ class ScramServer {
  private:
   enum class State { expect_client_first, expect_client_final, succeeded, failed };
   ScramServer() = default;
-  Outcome<std::string> fail_with(Condition condition, std::string detail);
+  Outcome<std::string> fail_with(Condition condition, std::string detail);    // rejected
+  Outcome<std::string> refuse_with(Condition condition, std::string detail);  // none_checked
 
   ScramServerOptions options_;
   CredentialLookupFunction lookup_;

@@ -201,6 +201,9 @@ TEST(Scram, Exchanges) {
     if (c.fails_at == Step::client_first) {
       ASSERT_FALSE(server_first);
       EXPECT_EQ(server_first.error().condition, c.condition) << server_first.error().detail;
+      // Refused before any proof was sent: a client falling back to its next mechanism (slixmpp
+      // with 'tls-unique' or 'y') must not be counted as guessing.
+      EXPECT_EQ(server_first.error().credentials, CredentialVerdict::none_checked);
       EXPECT_FALSE(server->succeeded());
       continue;
     }
@@ -211,6 +214,8 @@ TEST(Scram, Exchanges) {
     if (c.fails_at == Step::client_final) {
       ASSERT_FALSE(server_final);
       EXPECT_EQ(server_final.error().condition, c.condition) << server_final.error().detail;
+      // Every client-final failure of this table is a wrong credential (proof or binding data).
+      EXPECT_EQ(server_final.error().credentials, CredentialVerdict::rejected);
       EXPECT_FALSE(server->succeeded());
       continue;
     }
@@ -230,66 +235,72 @@ struct TamperCase {
   const char* client_first;  // nullptr: the RFC's
   const char* client_final;  // nullptr: not reached
   Condition condition;
+  // Only a nonce, binding or proof that was checked and found wrong counts as a guess.
+  CredentialVerdict verdict;
 };
 
 const TamperCase kTampered[] = {
     {"proof without padding", nullptr,
      "c=biws,r=fyko+d2lbbFgONRv9qkxdawL3rfcNHYJY1ZVvWVs7j,p=v0X8v3Bz2T0CJGbJQyF0X+HI4Ts",
-     Condition::malformed_request},
+     Condition::malformed_request, CredentialVerdict::none_checked},
     {"proof with non-canonical last group", nullptr,
      "c=biws,r=fyko+d2lbbFgONRv9qkxdawL3rfcNHYJY1ZVvWVs7j,p=v0X8v3Bz2T0CJGbJQyF0X+HI4Tt=",
-     Condition::malformed_request},
+     Condition::malformed_request, CredentialVerdict::none_checked},
     {"proof with a character outside base64", nullptr,
      "c=biws,r=fyko+d2lbbFgONRv9qkxdawL3rfcNHYJY1ZVvWVs7j,p=v0X8v3Bz2T0CJGbJQyF0X+HI4T*=",
-     Condition::malformed_request},
+     Condition::malformed_request, CredentialVerdict::none_checked},
     {"channel binding not base64", nullptr,
      "c=biws=,r=fyko+d2lbbFgONRv9qkxdawL3rfcNHYJY1ZVvWVs7j,p=v0X8v3Bz2T0CJGbJQyF0X+HI4Ts=",
-     Condition::malformed_request},
+     Condition::malformed_request, CredentialVerdict::none_checked},
     {"proof of the wrong length", nullptr,
      "c=biws,r=fyko+d2lbbFgONRv9qkxdawL3rfcNHYJY1ZVvWVs7j,p=v0X8v3Bz2T0CJGbJ",
-     Condition::malformed_request},
+     Condition::malformed_request, CredentialVerdict::none_checked},
     {"wrong proof", nullptr,
      "c=biws,r=fyko+d2lbbFgONRv9qkxdawL3rfcNHYJY1ZVvWVs7j,p=AAX8v3Bz2T0CJGbJQyF0X+HI4Ts=",
-     Condition::not_authorized},
+     Condition::not_authorized, CredentialVerdict::rejected},
     {"nonce is only the client's part", nullptr,
-     "c=biws,r=fyko+d2lbbFgONRv9qkxdawL,p=v0X8v3Bz2T0CJGbJQyF0X+HI4Ts=", Condition::not_authorized},
+     "c=biws,r=fyko+d2lbbFgONRv9qkxdawL,p=v0X8v3Bz2T0CJGbJQyF0X+HI4Ts=", Condition::not_authorized,
+     CredentialVerdict::rejected},
     {"nonce with another server part (replayed from another exchange)", nullptr,
      "c=biws,r=fyko+d2lbbFgONRv9qkxdawLAAAAAAAAAAAAAAAAAA,p=v0X8v3Bz2T0CJGbJQyF0X+HI4Ts=",
-     Condition::not_authorized},
+     Condition::not_authorized, CredentialVerdict::rejected},
     {"nonce with a suffix", nullptr,
      "c=biws,r=fyko+d2lbbFgONRv9qkxdawL3rfcNHYJY1ZVvWVs7jX,p=v0X8v3Bz2T0CJGbJQyF0X+HI4Ts=",
-     Condition::not_authorized},
+     Condition::not_authorized, CredentialVerdict::rejected},
     {"channel binding says 'y' after 'n'", nullptr,
      "c=eSws,r=fyko+d2lbbFgONRv9qkxdawL3rfcNHYJY1ZVvWVs7j,p=v0X8v3Bz2T0CJGbJQyF0X+HI4Ts=",
-     Condition::not_authorized},
+     Condition::not_authorized, CredentialVerdict::rejected},
     {"attributes out of order", nullptr,
      "r=fyko+d2lbbFgONRv9qkxdawL3rfcNHYJY1ZVvWVs7j,c=biws,p=v0X8v3Bz2T0CJGbJQyF0X+HI4Ts=",
-     Condition::malformed_request},
+     Condition::malformed_request, CredentialVerdict::none_checked},
     {"no proof", nullptr, "c=biws,r=fyko+d2lbbFgONRv9qkxdawL3rfcNHYJY1ZVvWVs7j",
-     Condition::malformed_request},
+     Condition::malformed_request, CredentialVerdict::none_checked},
     {"trailing comma", nullptr,
      "c=biws,r=fyko+d2lbbFgONRv9qkxdawL3rfcNHYJY1ZVvWVs7j,p=v0X8v3Bz2T0CJGbJQyF0X+HI4Ts=,",
-     Condition::malformed_request},
+     Condition::malformed_request, CredentialVerdict::none_checked},
     {"mandatory extension in client-final", nullptr,
      "c=biws,r=fyko+d2lbbFgONRv9qkxdawL3rfcNHYJY1ZVvWVs7j,m=x,p=v0X8v3Bz2T0CJGbJQyF0X+HI4Ts=",
-     Condition::malformed_request},
+     Condition::malformed_request, CredentialVerdict::none_checked},
     {"mandatory extension", "n,,m=ext,n=user,r=fyko+d2lbbFgONRv9qkxdawL", nullptr,
-     Condition::malformed_request},
+     Condition::malformed_request, CredentialVerdict::none_checked},
     {"extension attribute", "n,,n=user,r=fyko+d2lbbFgONRv9qkxdawL,m=ext", nullptr,
-     Condition::malformed_request},
+     Condition::malformed_request, CredentialVerdict::none_checked},
     {"bad '=' escape in the user name", "n,,n=us=2Cer=41,r=fyko+d2lbbFgONRv9qkxdawL", nullptr,
-     Condition::malformed_request},
+     Condition::malformed_request, CredentialVerdict::none_checked},
     {"lowercase escape", "n,,n=a=2cb,r=fyko+d2lbbFgONRv9qkxdawL", nullptr,
-     Condition::malformed_request},
+     Condition::malformed_request, CredentialVerdict::none_checked},
     {"user name not UTF-8", "n,,n=\xc3\x28,r=fyko+d2lbbFgONRv9qkxdawL", nullptr,
-     Condition::malformed_request},
+     Condition::malformed_request, CredentialVerdict::none_checked},
     {"unknown GS2 flag", "x,,n=user,r=fyko+d2lbbFgONRv9qkxdawL", nullptr,
-     Condition::malformed_request},
-    {"no GS2 header", "n=user,r=fyko+d2lbbFgONRv9qkxdawL", nullptr, Condition::malformed_request},
-    {"empty user name", "n,,n=,r=fyko+d2lbbFgONRv9qkxdawL", nullptr, Condition::malformed_request},
+     Condition::malformed_request, CredentialVerdict::none_checked},
+    {"no GS2 header", "n=user,r=fyko+d2lbbFgONRv9qkxdawL", nullptr, Condition::malformed_request,
+     CredentialVerdict::none_checked},
+    {"empty user name", "n,,n=,r=fyko+d2lbbFgONRv9qkxdawL", nullptr, Condition::malformed_request,
+     CredentialVerdict::none_checked},
     {"nonce with a control character", "n,,n=user,r=fyko\x01", nullptr,
-     Condition::malformed_request},
-    {"nonce missing", "n,,n=user", nullptr, Condition::malformed_request},
+     Condition::malformed_request, CredentialVerdict::none_checked},
+    {"nonce missing", "n,,n=user", nullptr, Condition::malformed_request,
+     CredentialVerdict::none_checked},
 };
 
 TEST(Scram, ServerRefusesHostileClientMessages) {
@@ -306,12 +317,14 @@ TEST(Scram, ServerRefusesHostileClientMessages) {
     if (c.client_final == nullptr) {
       ASSERT_FALSE(first) << *first;
       EXPECT_EQ(first.error().condition, c.condition) << first.error().detail;
+      EXPECT_EQ(first.error().credentials, c.verdict) << first.error().detail;
       continue;
     }
     ASSERT_TRUE(first) << first.error().detail;
     const Outcome<std::string> final_message = server->receive_client_final(c.client_final);
     ASSERT_FALSE(final_message) << *final_message;
     EXPECT_EQ(final_message.error().condition, c.condition) << final_message.error().detail;
+    EXPECT_EQ(final_message.error().credentials, c.verdict) << final_message.error().detail;
     EXPECT_FALSE(server->succeeded());
     // A failed exchange stays failed: the right message now is refused too.
     EXPECT_FALSE(server->receive_client_final(
@@ -351,6 +364,7 @@ TEST(Scram, ReplayedClientFinalFailsInANewExchange) {
   const Outcome<std::string> result = replayed->receive_client_final(*client_final);
   ASSERT_FALSE(result);
   EXPECT_EQ(result.error().condition, Condition::not_authorized);
+  EXPECT_EQ(result.error().credentials, CredentialVerdict::rejected);
 }
 
 TEST(Scram, TemporaryFailureWhenTheStoreIsDown) {
@@ -360,6 +374,7 @@ TEST(Scram, TemporaryFailureWhenTheStoreIsDown) {
   const Outcome<std::string> first = server->receive_client_first("n,,n=juliet,r=abcdefgh");
   ASSERT_FALSE(first);
   EXPECT_EQ(first.error().condition, Condition::temporary_auth_failure);
+  EXPECT_EQ(first.error().credentials, CredentialVerdict::none_checked);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -52,6 +52,8 @@ class ParleydWithGoSendxmppAndSlixmpp : public ::testing::Test {
     // The chain names example.test: serving another domain with it makes a name mismatch.
     XmppPeerOptions options;
     options.domain = domain;
+    // parleyd starts with a certificate for another domain only when told to.
+    options.insecure_allow_certificate_name_mismatch = domain != kInteropDomain;
     options.c2s_port = kC2sPort;
     options.direct_tls_port = kDirectTlsPort;
     options.certificate_chain_file = kInteropFixtures + "/chains/p256/chain.pem";
@@ -87,6 +89,9 @@ TEST_F(ParleydWithGoSendxmppAndSlixmpp, CertificateWithoutTheDomainIsRefused) {
     EXPECT_NE(sent->output.find("not other.test"), std::string::npos) << sent->output;
   }
   EXPECT_EQ(server_->log_tail(1'000'000).find("authenticated"), std::string::npos);
+  EXPECT_NE(server_->log_tail(1'000'000).find("insecure_allow_certificate_name_mismatch = true"),
+            std::string::npos)
+      << "parleyd warns that it serves a certificate for another name";
 }
 
 // go-sendxmpp listening over direct TLS hears slixmpp (STARTTLS); slixmpp hears go-sendxmpp.

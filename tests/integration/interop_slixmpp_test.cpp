@@ -5,7 +5,10 @@
 // roster get/add, subscriptions both ways with presence seen both ways, chat both ways, offline
 // delivery with a delay stamp, a subscription request made while the contact was offline and
 // redelivered at each of its logins until answered (RFC 6121 3.1.3), group chat with history on
-// join, and a XEP-0313 archive query.
+// join, and a XEP-0313 archive query. And slixmpp with its default mechanism order (what poezio
+// does): refused -PLUS with 'tls-unique' and plain SCRAM with the 'y' flag, it falls back
+// mechanism by mechanism on the same stream, and logs in with PLAIN where parleyd offers it
+// (19310-19311).
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -20,6 +23,8 @@ using namespace std::chrono_literals;
 
 constexpr std::uint16_t kC2sPort = 19250;
 constexpr std::uint16_t kDirectTlsPort = 19251;
+constexpr std::uint16_t kPlainC2sPort = 19310;
+constexpr std::uint16_t kPlainDirectTlsPort = 19311;
 constexpr auto kRunTimeout = 60s;
 
 class ParleydWithSlixmpp : public ::testing::Test {
@@ -264,6 +269,59 @@ TEST_F(ParleydWithSlixmpp, ArchiveQueryReturnsTheConversation) {
   EXPECT_TRUE(contains(a, "mam from=bob@example.test delay=20"));
   EXPECT_TRUE(contains(a, "body=second"));
   EXPECT_TRUE(contains(a, "mam-end count=3"));
+}
+
+// slixmpp 1.8 as it comes: SCRAM-*-PLUS with 'tls-unique' (which TLS 1.3 does not have), then
+// SCRAM with 'y' (a downgrade sign, since parleyd offers -PLUS): every SCRAM is refused, each
+// refusal on the same stream, and slixmpp reports that it ran out of mechanisms. The stream
+// stays open through all of them: parleyd counts none as a wrong credential.
+TEST_F(ParleydWithSlixmpp, DefaultMechanismsAreRefusedOneByOneOnOneStream) {
+  SlixmppOptions options = as("alice", {"roster-get"});
+  options.default_mechanisms = true;
+  auto run = run_slixmpp(options, log("alice-default"));
+  EXPECT_EQ(run.exit_code, 2) << run.output;
+  for (const char* mechanism :
+       {"SCRAM-SHA-256-PLUS", "SCRAM-SHA-1-PLUS", "SCRAM-SHA-256", "SCRAM-SHA-1"})
+    EXPECT_TRUE(contains(run.output, std::string("auth-refused mechanism=") + mechanism +
+                                         " condition=not-authorized"));
+  EXPECT_TRUE(contains(run.output, "error authentication failed"));
+  const std::string log_text = server_->log_tail(1'000'000);
+  EXPECT_EQ(log_text.find("too many"), std::string::npos) << log_text;
+  EXPECT_NE(log_text.find("no credential checked"), std::string::npos) << log_text;
+}
+
+class ParleydWithSlixmppAndPlain : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (auto reason = ParleydPeer::unavailable_reason()) GTEST_SKIP() << *reason;
+    if (auto reason = SlixmppPeer::unavailable_reason()) GTEST_SKIP() << *reason;
+    InteropServerOptions options;
+    options.c2s_port = kPlainC2sPort;
+    options.direct_tls_port = kPlainDirectTlsPort;
+    options.insecure_allow_plain = true;
+    auto started = start_interop_parleyd(options);
+    ASSERT_TRUE(started) << started.error().message;
+    server_ = std::move(*started);
+  }
+  std::unique_ptr<ParleydPeer> server_;
+};
+
+// Issue 4: slixmpp (and so poezio) with PLAIN enabled logs in, after its refused SCRAM attempts.
+TEST_F(ParleydWithSlixmppAndPlain, DefaultMechanismOrderFallsBackToPlainAndLogsIn) {
+  for (bool direct_tls : {false, true}) {
+    SCOPED_TRACE(direct_tls ? "direct TLS" : "STARTTLS");
+    SlixmppOptions options = slixmpp_as("alice", kPlainC2sPort, {"roster-get"});
+    options.default_mechanisms = true;
+    options.direct_tls = direct_tls;
+    options.port = direct_tls ? kPlainDirectTlsPort : kPlainC2sPort;
+    auto run =
+        run_slixmpp(options, server_->directory() / (direct_tls ? "direct.log" : "starttls.log"));
+    ASSERT_EQ(run.exit_code, 0) << run.output << "\n--- parleyd:\n" << server_->log_tail(6000);
+    EXPECT_TRUE(contains(run.output, "auth-refused mechanism=SCRAM-SHA-256-PLUS"));
+    EXPECT_TRUE(contains(run.output, "authenticated mechanism=PLAIN"));
+    EXPECT_TRUE(contains(run.output, "connected tls=TLSv1.3 jid=alice@example.test/slixmpp"));
+    EXPECT_TRUE(contains(run.output, "roster-end count=0"));
+  }
 }
 
 }  // namespace

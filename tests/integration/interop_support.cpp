@@ -97,6 +97,7 @@ Result<std::unique_ptr<SlixmppPeer>> SlixmppPeer::start(const SlixmppOptions& op
       "--ca",           options.ca_file,
       "--step-timeout", std::to_string(options.step_timeout.count())};
   if (options.direct_tls) argv.push_back("--direct-tls");
+  if (options.default_mechanisms) argv.push_back("--default-mechanisms");
   argv.insert(argv.end(), options.steps.begin(), options.steps.end());
   auto process = PeerProcess::start(std::move(argv), log.string());
   if (!process) return fail(process.error());

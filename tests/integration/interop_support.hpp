@@ -19,6 +19,7 @@
 //   19252-19253  interop_profanity_test
 //   19254-19255  interop_tsung_test
 //   19256-19257  interop_sendxmpp_test
+//   19310-19311  interop_slixmpp_test    (PLAIN enabled, slixmpp's default mechanisms)
 //
 // What this does not do: install the clients (scripts/install-deps does), or stop what a client
 // started in the background itself (the profanity and tsung suites clean up their own tmux server
@@ -82,6 +83,9 @@ struct SlixmppOptions {
   // Verbs and their arguments, flattened (see peers/slixmpp_peer.py for the list).
   std::vector<std::string> steps;
   std::chrono::seconds step_timeout{15};
+  // slixmpp's own mechanism order and channel binding choice, falling back after each refusal
+  // (what poezio does); false: SCRAM without channel binding only ('n').
+  bool default_mechanisms = false;
 };
 
 // `user` running `steps` over STARTTLS on `port`, trusting the test CA.

@@ -28,6 +28,8 @@ std::string configuration(const XmppPeerOptions& options, const fs::path& direct
   out += "key = \"" + options.private_key_file + "\"\n";
   if (!options.ocsp_staple_file.empty())
     out += "ocsp_staple = \"" + options.ocsp_staple_file + "\"\n";
+  if (options.insecure_allow_certificate_name_mismatch)
+    out += "insecure_allow_certificate_name_mismatch = true\n";
   out += "[c2s]\nlisten = [\"127.0.0.1:" + std::to_string(options.c2s_port) + "\"]\n";
   if (options.direct_tls_port != 0)
     out += "direct_tls_listen = [\"127.0.0.1:" + std::to_string(options.direct_tls_port) + "\"]\n";
@@ -105,11 +107,31 @@ ParleydPeer::~ParleydPeer() {
 }
 
 std::string ParleydPeer::log_tail(std::size_t max_bytes) const {
-  return tail_of(directory() / "parleyd.log", max_bytes);
+  return tail_of(directory() / log_name_, max_bytes);
 }
 
-void ParleydPeer::signal(int signal_number) const {
-  if (process_) ::kill(process_->pid(), signal_number);
+void ParleydPeer::signal(int signal_number) {
+  if (!process_) return;
+  signalled_by_test_ = true;
+  ::kill(process_->pid(), signal_number);
+}
+
+Result<void> ParleydPeer::restart() {
+  if (process_ && process_->running())
+    return fail(Error::invalid_argument("parleyd is still running; stop it before a restart"));
+  auto process = PeerProcess::start({kParleyd, "--config", config_file()},
+                                    (directory() / "parleyd-restart.log").string());
+  if (!process) return fail(process.error());
+  process_ = std::move(*process);
+  log_name_ = "parleyd-restart.log";
+  signalled_by_test_ = false;
+  for (auto port : {options().c2s_port, options().direct_tls_port}) {
+    if (port == 0) continue;
+    if (auto listening = process_->wait_until_listening(port, options().startup_timeout);
+        !listening)
+      return fail(listening.error());
+  }
+  return {};
 }
 
 std::optional<int> ParleydPeer::wait_for_exit(std::chrono::milliseconds timeout) {

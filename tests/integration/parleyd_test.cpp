@@ -8,9 +8,11 @@
 // Ports 19000-19001 are this suite's (parleyd_peer.hpp).
 #include <gtest/gtest.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <csignal>
+#include <filesystem>
 #include <fstream>
 #include <optional>
 #include <string>
@@ -19,6 +21,7 @@
 
 #include "net/blocking_socket.hpp"
 #include "parleyd_peer.hpp"
+#include "parleyd_raw_client.hpp"
 #include "program.hpp"
 #include "tls/context.hpp"
 #include "tls/session.hpp"
@@ -34,280 +37,12 @@ using Clock = std::chrono::steady_clock;
 constexpr std::uint16_t kC2sPort = 19000;
 constexpr std::uint16_t kDirectTlsPort = 19001;
 const std::string kFixtures = PARLEY_FIXTURES_DIR;
-const std::string kChain = kFixtures + "/chains/p256/chain.pem";
-const std::string kKey = kFixtures + "/chains/p256/leaf.key";
 const std::string kRoot = kFixtures + "/chains/p256/root.crt";
 
-constexpr std::string_view kHeader =
-    "<?xml version='1.0'?><stream:stream xmlns='jabber:client' "
-    "xmlns:stream='http://etherx.jabber.org/streams' to='example.test' version='1.0'>";
-
-// A byte-exact XMPP client: what it sends is exactly what the test wrote.
-class RawClient {
- public:
-  static std::unique_ptr<RawClient> connect(std::uint16_t port, bool direct_tls = false) {
-    auto socket = net::BlockingSocket::connect("127.0.0.1", port, Clock::now() + 5s);
-    if (!socket) return nullptr;
-    auto client = std::unique_ptr<RawClient>(new RawClient(std::move(*socket)));
-    if (direct_tls && !client->start_tls()) return nullptr;
-    return client;
-  }
-
-  bool send(std::string_view text) {
-    if (closed_) return false;
-    if (tls_) {
-      if (!tls_->write(std::span<const std::uint8_t>(
-              reinterpret_cast<const std::uint8_t*>(text.data()), text.size())))
-        return false;
-      return flush_tls();
-    }
-    return socket_.send_all(text, Clock::now() + 5s).has_value();
-  }
-
-  // Reads until `needle` appears in what arrived after `from` (default: everything so far), the
-  // peer closes, or the timeout passes. True when the needle arrived.
-  bool read_until(std::string_view needle, std::chrono::milliseconds timeout = 5s,
-                  std::size_t from = 0) {
-    const auto deadline = Clock::now() + timeout;
-    while (received_.find(needle, from) == std::string::npos) {
-      if (closed_ || Clock::now() >= deadline) return false;
-      read_once(deadline);
-    }
-    return true;
-  }
-
-  // Like read_until, for the first of several needles.
-  bool read_until_any(std::initializer_list<std::string_view> needles,
-                      std::chrono::milliseconds timeout = 5s, std::size_t from = 0) {
-    const auto deadline = Clock::now() + timeout;
-    for (;;) {
-      for (auto needle : needles)
-        if (received_.find(needle, from) != std::string::npos) return true;
-      if (closed_ || Clock::now() >= deadline) return false;
-      read_once(deadline);
-    }
-  }
-
-  // Reads until the peer closes the connection (true) or the timeout passes (false).
-  bool read_until_closed(std::chrono::milliseconds timeout = 5s) {
-    const auto deadline = Clock::now() + timeout;
-    while (!closed_ && Clock::now() < deadline) read_once(deadline);
-    return closed_;
-  }
-
-  bool start_tls() {
-    auto context = tls::ClientContext::create({});
-    if (!context) return false;
-    auto session = tls::Session::client(*context, "example.test");
-    if (!session) return false;
-    tls_ = std::move(*session);
-    tls_received_from_ = received_.size();
-    const auto deadline = Clock::now() + 5s;
-    for (;;) {
-      auto progress = tls_->handshake();
-      if (!flush_tls() || !progress) return false;
-      if (*progress == tls::HandshakeProgress::complete) break;
-      std::array<std::uint8_t, 16384> buffer{};
-      auto n = socket_.receive_some(buffer, deadline);
-      if (!n || *n == 0) return false;
-      if (!tls_->feed_ciphertext(std::span(buffer.data(), *n))) return false;
-    }
-    // The test trusts this server by construction (it started it with a known chain).
-    const auto& chain = tls_->peer_chain();
-    if (chain.empty()) return false;
-    return tls_
-        ->accept_peer(tls::PeerAcceptance::from_trust_decision(
-            *chain.front(), tls::AcceptanceBasis::accepted_by_user))
-        .has_value();
-  }
-
-  tls::Session* tls() { return tls_.get(); }
-  const std::string& received() const { return received_; }
-  std::size_t mark() const { return received_.size(); }
-  bool closed() const { return closed_; }
-
- private:
-  explicit RawClient(net::BlockingSocket socket) : socket_(std::move(socket)) {}
-
-  bool flush_tls() {
-    std::array<std::uint8_t, 16384> buffer{};
-    while (std::size_t n = tls_->take_ciphertext(buffer))
-      if (!socket_.send_all(std::span<const std::uint8_t>(buffer.data(), n), Clock::now() + 5s))
-        return false;
-    return true;
-  }
-
-  void read_once(Clock::time_point deadline) {
-    std::array<std::uint8_t, 16384> buffer{};
-    auto step = std::min(deadline, Clock::now() + 200ms);
-    auto n = socket_.receive_some(buffer, step);
-    if (!n) {
-      if (n.error().message.find("timed out") == std::string::npos) closed_ = true;
-      return;
-    }
-    if (*n == 0) {
-      closed_ = true;
-      return;
-    }
-    if (!tls_) {
-      received_.append(reinterpret_cast<const char*>(buffer.data()), *n);
-      return;
-    }
-    if (!tls_->feed_ciphertext(std::span(buffer.data(), *n))) {
-      closed_ = true;
-      return;
-    }
-    for (;;) {
-      std::array<std::uint8_t, 16384> plain{};
-      auto read = tls_->read(plain);
-      if (!read) {
-        closed_ = true;
-        return;
-      }
-      if (read->status == tls::ReadStatus::needs_more_ciphertext) break;
-      if (read->status == tls::ReadStatus::closed_by_peer) {
-        closed_ = true;
-        break;
-      }
-      received_.append(reinterpret_cast<const char*>(plain.data()), read->bytes);
-    }
-    flush_tls();
-  }
-
-  net::BlockingSocket socket_;
-  std::unique_ptr<tls::Session> tls_;
-  std::string received_;
-  std::size_t tls_received_from_ = 0;
-  bool closed_ = false;
-};
-
-// The text between `open` (which may be the start of a tag, up to and including '>') and
-// `close`, searched from `from`.
-std::string between(const std::string& text, std::string_view open, std::string_view close,
-                    std::size_t from = 0) {
-  auto start = text.find(open, from);
-  if (start == std::string::npos) return {};
-  start = text.find('>', start);
-  if (start == std::string::npos) return {};
-  ++start;
-  auto end = text.find(close, start);
-  if (end == std::string::npos) return {};
-  return text.substr(start, end - start);
-}
-
-class ParleydTest : public ::testing::Test {
+// The raw client and the fixture (parleyd_raw_client.hpp), on this suite's ports.
+class ParleydTest : public ParleydServerTest {
  protected:
-  void start_server(std::string extra_configuration = {}, bool allow_plain = false) {
-    if (auto reason = ParleydPeer::unavailable_reason()) GTEST_SKIP() << *reason;
-    XmppPeerOptions options;
-    options.c2s_port = kC2sPort;
-    options.direct_tls_port = kDirectTlsPort;
-    options.certificate_chain_file = kChain;
-    options.private_key_file = kKey;
-    options.accounts = {{"alice", "alice-password"}, {"bob", "bob-password"}};
-    options.extra_configuration = std::move(extra_configuration);
-    auto started = ParleydPeer::start(options, allow_plain);
-    ASSERT_TRUE(started) << started.error().message;
-    server_ = std::move(*started);
-  }
-
-  void SetUp() override { start_server(); }
-
-  // Opens a stream, does STARTTLS, and returns a client on the encrypted stream after its
-  // features arrived.
-  std::unique_ptr<RawClient> tls_client() {
-    auto client = RawClient::connect(kC2sPort);
-    if (!client) return nullptr;
-    client->send(kHeader);
-    if (!client->read_until("</stream:features>")) return nullptr;
-    client->send("<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>");
-    if (!client->read_until("<proceed")) return nullptr;
-    if (!client->start_tls()) return nullptr;
-    auto mark = client->mark();
-    client->send(kHeader);
-    if (!client->read_until("</stream:features>", 5s, mark)) return nullptr;
-    return client;
-  }
-
-  // SCRAM login on a TLS client; returns the server's answer element name ("success", or the
-  // failure condition).
-  std::string scram_login(RawClient& client, const std::string& user, const std::string& password,
-                          std::string_view mechanism_name) {
-    auto mechanism = xmpp::sasl::ScramMechanism::parse(mechanism_name);
-    EXPECT_TRUE(mechanism);
-    xmpp::sasl::ScramClientOptions options;
-    options.mechanism = *mechanism;
-    options.username = user;
-    options.password = password;
-    if (mechanism->binding == xmpp::sasl::ChannelBindingUse::plus) {
-      auto data = client.tls()->channel_binding(tls::ChannelBinding::tls_exporter);
-      EXPECT_TRUE(data);
-      options.binding =
-          xmpp::sasl::ChannelBinding{xmpp::sasl::ChannelBindingType::tls_exporter, *data};
-    }
-    auto scram = xmpp::sasl::ScramClient::create(options);
-    EXPECT_TRUE(scram);
-    auto mark = client.mark();
-    client.send("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='" +
-                std::string(mechanism_name) + "'>" + xmpp::base64_encode(scram->client_first()) +
-                "</auth>");
-    if (!client.read_until_any({"</challenge>", "</failure>"}, 5s, mark)) return "no answer";
-    if (client.received().find("<failure", mark) != std::string::npos)
-      return client.received().substr(mark);
-    auto server_first = xmpp::base64_decode_strict(
-        between(client.received(), "<challenge", "</challenge>", mark), 4096);
-    EXPECT_TRUE(server_first);
-    auto final_message = scram->receive_server_first(*server_first);
-    EXPECT_TRUE(final_message);
-    mark = client.mark();
-    client.send("<response xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>" +
-                xmpp::base64_encode(*final_message) + "</response>");
-    if (!client.read_until_any({"<success", "</failure>"}, 5s, mark) ||
-        client.received().find("<success", mark) == std::string::npos)
-      return client.received().substr(mark);
-    return "success";
-  }
-
-  // Logs in and restarts the stream; returns the client once the post-auth features arrived.
-  std::unique_ptr<RawClient> authenticated_client(const std::string& user) {
-    auto client = tls_client();
-    if (!client) return nullptr;
-    if (scram_login(*client, user, user + "-password", "SCRAM-SHA-256-PLUS") != "success")
-      return nullptr;
-    auto mark = client->mark();
-    client->send(kHeader);
-    if (!client->read_until("</stream:features>", 5s, mark)) return nullptr;
-    return client;
-  }
-
-  // Logs in and binds `resource`; returns the client, or nullptr.
-  std::unique_ptr<RawClient> bound_client(const std::string& user, const std::string& resource) {
-    auto client = authenticated_client(user);
-    if (!client) return nullptr;
-    auto mark = client->mark();
-    client->send(
-        "<iq type='set' id='b1'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>" +
-        resource + "</resource></bind></iq>");
-    if (!client->read_until("</iq>", 5s, mark)) return nullptr;
-    return client;
-  }
-
-  // Sends a stream header and `payload` on a plaintext connection, and returns what came back
-  // until the server closed (or 5 s passed).
-  std::string plaintext_exchange(std::string_view payload, bool send_header = true) {
-    auto client = RawClient::connect(kC2sPort);
-    EXPECT_TRUE(client);
-    if (!client) return {};
-    if (send_header) {
-      client->send(kHeader);
-      client->read_until("</stream:features>");
-    }
-    client->send(payload);
-    EXPECT_TRUE(client->read_until_closed(5s)) << "parleyd did not close the stream";
-    return client->received();
-  }
-
-  std::unique_ptr<ParleydPeer> server_;
+  ParleydTest() : ParleydServerTest(kC2sPort, kDirectTlsPort) {}
 };
 
 // ----- bad input before TLS: each one a stream error and a closed connection ------------------
@@ -315,11 +50,13 @@ class ParleydTest : public ::testing::Test {
 TEST_F(ParleydTest, DoctypeIsRestrictedXml) {
   auto out = plaintext_exchange("<!DOCTYPE x [<!ENTITY a 'b'>]>", false);
   EXPECT_NE(out.find("<restricted-xml"), std::string::npos) << out;
+  expect_fresh_session_works("after DoctypeIsRestrictedXml");
 }
 
 TEST_F(ParleydTest, CommentIsRestrictedXml) {
   auto out = plaintext_exchange("<!-- hello -->");
   EXPECT_NE(out.find("<restricted-xml"), std::string::npos) << out;
+  expect_fresh_session_works("after CommentIsRestrictedXml");
 }
 
 TEST_F(ParleydTest, BillionLaughsIsRestrictedXmlAndCostsNothing) {
@@ -330,11 +67,13 @@ TEST_F(ParleydTest, BillionLaughsIsRestrictedXmlAndCostsNothing) {
   laughs += "]><lolz>&lol9;</lolz>";
   auto out = plaintext_exchange(laughs, false);
   EXPECT_NE(out.find("<restricted-xml"), std::string::npos) << out;
+  expect_fresh_session_works("after BillionLaughsIsRestrictedXmlAndCostsNothing");
 }
 
 TEST_F(ParleydTest, InvalidUtf8IsNotWellFormed) {
   auto out = plaintext_exchange("<message>\xC3\x28</message>");
   EXPECT_NE(out.find("<not-well-formed"), std::string::npos) << out;
+  expect_fresh_session_works("after InvalidUtf8IsNotWellFormed");
 }
 
 TEST_F(ParleydTest, UnknownDomainIsHostUnknown) {
@@ -379,6 +118,7 @@ TEST_F(ParleydTest, OversizeStanzaIsPolicyViolation) {
   std::string big = "<message><body>" + std::string(300 * 1024, 'a') + "</body></message>";
   auto out = plaintext_exchange(big);
   EXPECT_NE(out.find("<policy-violation"), std::string::npos) << out.substr(0, 2000);
+  expect_fresh_session_works("after OversizeStanzaIsPolicyViolation");
 }
 
 TEST_F(ParleydTest, DeepNestingIsPolicyViolation) {
@@ -386,6 +126,7 @@ TEST_F(ParleydTest, DeepNestingIsPolicyViolation) {
   for (int i = 0; i < 100; ++i) deep += "<a>";
   auto out = plaintext_exchange("<message>" + deep);
   EXPECT_NE(out.find("<policy-violation"), std::string::npos) << out;
+  expect_fresh_session_works("after DeepNestingIsPolicyViolation");
 }
 
 TEST_F(ParleydTest, PlaintextPipelinedBehindStarttlsIsRefused) {
@@ -417,6 +158,8 @@ TEST_F(ParleydTest, SlowlorisIsTimedOut) {
   }
   EXPECT_TRUE(client->read_until("<connection-timeout", 3s)) << client->received();
   EXPECT_LT(Clock::now() - started, 6s);
+  client.reset();
+  expect_fresh_session_works("after SlowlorisIsTimedOut");
 }
 
 TEST_F(ParleydTest, ThousandConnectionsFromOneAddressHitThePerAddressLimit) {
@@ -445,6 +188,8 @@ TEST_F(ParleydTest, ThousandConnectionsFromOneAddressHitThePerAddressLimit) {
   ASSERT_TRUE(after);
   after->send(kHeader);
   EXPECT_TRUE(after->read_until("</stream:features>")) << server_->log_tail();
+  after.reset();
+  expect_fresh_session_works("after ThousandConnectionsFromOneAddressHitThePerAddressLimit");
 }
 
 // ----- SASL -------------------------------------------------------------------------------------
@@ -486,6 +231,8 @@ TEST_F(ParleydTest, WrongPasswordIsNotAuthorizedAndThreeFailuresClose) {
   }
   EXPECT_TRUE(client->read_until("<policy-violation", 3s)) << client->received();
   EXPECT_TRUE(client->read_until_closed(3s));
+  client.reset();
+  expect_fresh_session_works("after WrongPasswordIsNotAuthorizedAndThreeFailuresClose");
 }
 
 TEST_F(ParleydTest, UnknownUserLooksLikeAWrongPassword) {
@@ -503,6 +250,139 @@ TEST_F(ParleydTest, BadBase64IsIncorrectEncoding) {
       "<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='SCRAM-SHA-256'>"
       "!!!not base64!!!</auth>");
   EXPECT_TRUE(client->read_until("<incorrect-encoding/>", 5s, mark)) << client->received();
+  client.reset();
+  expect_fresh_session_works("after BadBase64IsIncorrectEncoding");
+}
+
+// Refusals that check no credential (issue 4: slixmpp 1.8, and so poezio, picks -PLUS with
+// 'tls-unique', which TLS 1.3 does not have, or sends the 'y' downgrade flag, and falls back to its
+// next mechanism after each refusal): they neither end the stream after three nor feed the
+// per-address limit on guessing. Wrong credentials still do both.
+
+// Sends <auth/> with a hand-written initial response and returns the server's answer.
+std::string refused_auth(RawClient& client, std::string_view mechanism,
+                         std::string_view client_first) {
+  const auto mark = client.mark();
+  std::string auth =
+      "<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='" + std::string(mechanism) + "'>";
+  if (!client_first.empty()) auth += xmpp::base64_encode(client_first);
+  client.send(auth + "</auth>");
+  if (!client.read_until_any({"</failure>", "</challenge>"}, 5s, mark)) return "no answer";
+  return client.received().substr(mark);
+}
+
+constexpr std::string_view kTlsUniqueFirst = "p=tls-unique,,n=alice,r=slixmpp-like-nonce";
+constexpr std::string_view kDowngradeFirst = "y,,n=alice,r=slixmpp-like-nonce";
+
+TEST_F(ParleydTest, UnsupportedBindingRefusalsLeaveTheStreamForACorrectLogin) {
+  auto client = tls_client();
+  ASSERT_TRUE(client);
+  for (int i = 0; i < 3; ++i) {
+    auto answer = refused_auth(*client, "SCRAM-SHA-256-PLUS", kTlsUniqueFirst);
+    EXPECT_NE(answer.find("<not-authorized/>"), std::string::npos) << answer;
+  }
+  EXPECT_EQ(client->received().find("<policy-violation"), std::string::npos);
+  EXPECT_EQ(scram_login(*client, "alice", "alice-password", "SCRAM-SHA-256-PLUS"), "success");
+}
+
+// slixmpp's whole fallback: both -PLUS with 'tls-unique', both plain SCRAMs with 'y', then the
+// mechanism it can use (PLAIN in its case when enabled; SCRAM here, from this test's client).
+TEST_F(ParleydTest, SlixmppFallbackSequenceStillReachesALogin) {
+  auto client = tls_client();
+  ASSERT_TRUE(client);
+  for (auto [mechanism, first] :
+       {std::pair{"SCRAM-SHA-256-PLUS", kTlsUniqueFirst},
+        std::pair{"SCRAM-SHA-1-PLUS", kTlsUniqueFirst}, std::pair{"SCRAM-SHA-256", kDowngradeFirst},
+        std::pair{"SCRAM-SHA-1", kDowngradeFirst}}) {
+    SCOPED_TRACE(mechanism);
+    auto answer = refused_auth(*client, mechanism, first);
+    EXPECT_NE(answer.find("<not-authorized/>"), std::string::npos) << answer;
+  }
+  auto answer = refused_auth(*client, "DIGEST-MD5", "");
+  EXPECT_NE(answer.find("<invalid-mechanism/>"), std::string::npos) << answer;
+  EXPECT_EQ(scram_login(*client, "alice", "alice-password", "SCRAM-SHA-256"), "success");
+}
+
+TEST_F(ParleydTest, WrongProofsCloseTheStreamWhateverRefusalsCameBetween) {
+  auto client = tls_client();
+  ASSERT_TRUE(client);
+  for (int i = 0; i < 3; ++i) {
+    auto refused = refused_auth(*client, "SCRAM-SHA-256-PLUS", kTlsUniqueFirst);
+    EXPECT_NE(refused.find("<not-authorized/>"), std::string::npos) << refused;
+    EXPECT_EQ(client->received().find("<policy-violation"), std::string::npos)
+        << "closed after " << i << " wrong proofs";
+    auto answer = scram_login(*client, "alice", "wrong", "SCRAM-SHA-256");
+    EXPECT_NE(answer.find("<not-authorized/>"), std::string::npos) << answer;
+  }
+  EXPECT_TRUE(client->read_until("<policy-violation", 3s)) << client->received();
+  EXPECT_TRUE(client->read_until_closed(3s));
+}
+
+TEST_F(ParleydTest, TenRefusalsWithoutAnyCredentialCloseTheStream) {
+  auto client = tls_client();
+  ASSERT_TRUE(client);
+  // Every kind of refusal that checks nothing: unsupported binding, downgrade flag, unknown
+  // mechanism, malformed client-first, and an abort of an exchange in progress.
+  for (int i = 0; i < 9; ++i) {
+    switch (i % 5) {
+      case 0:
+        refused_auth(*client, "SCRAM-SHA-256-PLUS", kTlsUniqueFirst);
+        break;
+      case 1:
+        refused_auth(*client, "SCRAM-SHA-256", kDowngradeFirst);
+        break;
+      case 2:
+        refused_auth(*client, "X-UNKNOWN", "");
+        break;
+      case 3:
+        refused_auth(*client, "SCRAM-SHA-256", "n,,r=no-user-name");
+        break;
+      case 4: {
+        auto challenge = refused_auth(*client, "SCRAM-SHA-256", "n,,n=alice,r=abortme");
+        EXPECT_NE(challenge.find("<challenge"), std::string::npos) << challenge;
+        auto mark = client->mark();
+        client->send("<abort xmlns='urn:ietf:params:xml:ns:xmpp-sasl'/>");
+        EXPECT_TRUE(client->read_until("<aborted/>", 5s, mark)) << client->received();
+        break;
+      }
+    }
+    ASSERT_EQ(client->received().find("<policy-violation"), std::string::npos)
+        << "closed after " << i + 1 << " refusals";
+  }
+  auto tenth = refused_auth(*client, "SCRAM-SHA-256-PLUS", kTlsUniqueFirst);
+  EXPECT_NE(tenth.find("<not-authorized/>"), std::string::npos) << tenth;
+  EXPECT_TRUE(client->read_until("<policy-violation", 3s)) << client->received();
+  EXPECT_TRUE(client->read_until_closed(3s));
+}
+
+// The per-address limit (10 failures a minute by default) counts wrong credentials only: two
+// streams of nine refusals each leave the address free to log in.
+TEST_F(ParleydTest, RefusalsDoNotCountTowardThePerAddressLimit) {
+  for (int stream = 0; stream < 2; ++stream) {
+    auto client = tls_client();
+    ASSERT_TRUE(client);
+    for (int i = 0; i < 9; ++i) {
+      auto answer = refused_auth(*client, "SCRAM-SHA-256-PLUS", kTlsUniqueFirst);
+      ASSERT_NE(answer.find("<not-authorized/>"), std::string::npos) << answer;
+    }
+  }
+  auto client = tls_client();
+  ASSERT_TRUE(client);
+  EXPECT_EQ(scram_login(*client, "alice", "alice-password", "SCRAM-SHA-256"), "success");
+}
+
+// ...and wrong credentials do feed it: four streams of three wrong proofs (twelve failures)
+// leave the address with <temporary-auth-failure/>, even for the right password.
+TEST_F(ParleydTest, WrongProofsFromOneAddressHitThePerAddressLimit) {
+  for (int stream = 0; stream < 4; ++stream) {
+    auto client = tls_client();
+    ASSERT_TRUE(client);
+    for (int i = 0; i < 3; ++i) scram_login(*client, "alice", "wrong", "SCRAM-SHA-256");
+  }
+  auto client = tls_client();
+  ASSERT_TRUE(client);
+  auto answer = scram_login(*client, "alice", "alice-password", "SCRAM-SHA-256");
+  EXPECT_NE(answer.find("<temporary-auth-failure/>"), std::string::npos) << answer;
 }
 
 // ----- bound sessions ---------------------------------------------------------------------------
@@ -582,8 +462,7 @@ TEST_F(ParleydTest, OfflineMessageIsDeliveredAtNextLogin) {
     ASSERT_TRUE(alice);
     alice->send(
         "<message to='bob@example.test' type='chat'><body>while you were out</body></message>");
-    alice->send("<iq type='get' id='p1'><ping xmlns='urn:xmpp:ping'/></iq>");
-    ASSERT_TRUE(alice->read_until("id='p1'"));
+    ASSERT_TRUE(ping(*alice, "p1")) << alice->received();  // type='result', not an error
   }
   auto bob = bound_client("bob", "b");
   ASSERT_TRUE(bob);
@@ -610,6 +489,8 @@ TEST_F(ParleydTest, FloodIsSlowedDownNotLost) {
   ASSERT_TRUE(bob->read_until(">m199<", 10s)) << "every message arrives";
   EXPECT_GE(Clock::now() - started, 1500ms)
       << "200 stanzas at 100/s with a burst of 20 take >1.8 s";
+  alice.reset();
+  expect_fresh_session_works("after FloodIsSlowedDownNotLost");
 }
 
 TEST_F(ParleydTest, CarbonsCopySentMessagesToOtherResources) {
@@ -681,16 +562,14 @@ TEST_F(ParleydTest, DataSurvivesARestart) {
     ASSERT_TRUE(alice);
     alice->send(
         "<message to='bob@example.test' type='chat'><body>before the restart</body></message>");
-    alice->send("<iq type='get' id='p1'><ping xmlns='urn:xmpp:ping'/></iq>");
-    ASSERT_TRUE(alice->read_until("id='p1'"));
+    ASSERT_TRUE(ping(*alice, "p1")) << alice->received();  // type='result', not an error
   }
   // kill -9: nothing the server acknowledged may be lost (SQLite WAL).
   server_->signal(SIGKILL);
   server_->wait_for_exit(5s);
-  auto restarted = PeerProcess::start({PARLEYD_BINARY, "--config", server_->config_file()},
-                                      server_->directory().string() + "/restart.log");
+  // Restarted as the fixture's server, so TearDown checks it survives the rest and exits cleanly.
+  auto restarted = server_->restart();
   ASSERT_TRUE(restarted) << restarted.error().message;
-  ASSERT_TRUE((*restarted)->wait_until_listening(kC2sPort, 10s));
   auto bob = bound_client("bob", "b");
   ASSERT_TRUE(bob);
   bob->send("<presence/>");
@@ -936,6 +815,74 @@ TEST_F(ParleydTest, ProbeReportsUntrustedRoot) {
   EXPECT_EQ(untrusted->exit_code, 1) << untrusted->output;
 }
 #endif
+
+// ----- start-up checks of the certificate -------------------------------------------------------
+
+// A configuration for the test chain (which names example.test) with `domain`, written to a fresh
+// directory; nothing listens: check-config does not bind, and a refused start never gets there.
+class ParleydCertificateCheck : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (auto reason = ParleydPeer::unavailable_reason()) GTEST_SKIP() << *reason;
+    directory_ = std::filesystem::temp_directory_path() /
+                 ("parley-certificate-check-" + std::to_string(::getpid()));
+    std::filesystem::remove_all(directory_);
+    std::filesystem::create_directories(directory_);
+  }
+  void TearDown() override {
+    std::error_code ignored;
+    std::filesystem::remove_all(directory_, ignored);
+  }
+
+  std::string write_config(const std::string& domain, const std::string& extra = {}) {
+    const auto path = directory_ / (domain + ".toml");
+    std::ofstream(path) << "[server]\ndomain = \"" << domain << "\"\n"
+                        << "[tls]\ncertificate = \"" << kChainFile << "\"\nkey = \"" << kKeyFile
+                        << "\"\n"
+                        << "[c2s]\nlisten = [\"127.0.0.1:19312\"]\n"
+                        << "[storage]\nurl = \"sqlite://" << (directory_ / "parley.db").string()
+                        << "\"\n"
+                        << extra;
+    return path.string();
+  }
+
+  static Result<ProgramOutcome> parleyd(std::vector<std::string> arguments) {
+    arguments.insert(arguments.begin(), PARLEYD_BINARY);
+    return run_program(arguments,
+                       ProgramOptions{.standard_input = {}, .environment = {}, .timeout = 30s});
+  }
+
+  const std::string kChainFile = kFixtures + "/chains/p256/chain.pem";
+  const std::string kKeyFile = kFixtures + "/chains/p256/leaf.key";
+  std::filesystem::path directory_;
+};
+
+TEST_F(ParleydCertificateCheck, CertificateForAnotherDomainIsRefusedAtCheckAndStart) {
+  const std::string config = write_config("other.test");
+  for (bool check : {true, false}) {
+    SCOPED_TRACE(check ? "check-config" : "start");
+    auto outcome =
+        check ? parleyd({"--config", config, "check-config"}) : parleyd({"--config", config});
+    ASSERT_TRUE(outcome) << outcome.error().message;
+    EXPECT_EQ(outcome->exit_code, 1) << outcome->output;
+    // The file, the domain, and the names the certificate does carry.
+    for (const char* needle : {"chains/p256/chain.pem", "[server] domain other.test",
+                               "dNSName example.test", "XmppAddr example.test"})
+      EXPECT_NE(outcome->output.find(needle), std::string::npos) << "no \"" << needle << "\" in:\n"
+                                                                 << outcome->output;
+  }
+}
+
+TEST_F(ParleydCertificateCheck, NamedDomainPassesAndAnUnnamedMucDomainIsAWarning) {
+  auto outcome = parleyd(
+      {"--config", write_config("example.test", "[muc]\ndomain = \"conference.example.test\"\n"),
+       "check-config"});
+  ASSERT_TRUE(outcome) << outcome.error().message;
+  EXPECT_EQ(outcome->exit_code, 0) << outcome->output;
+  EXPECT_NE(outcome->output.find("warning: "), std::string::npos) << outcome->output;
+  EXPECT_NE(outcome->output.find("[muc] domain conference.example.test"), std::string::npos)
+      << outcome->output;
+}
 
 }  // namespace
 }  // namespace parley::integration

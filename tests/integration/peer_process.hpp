@@ -42,6 +42,8 @@ class PeerProcess {
   // Waits up to `timeout` for the process to end; its exit code, or nullopt when it is still
   // running or a signal ended it.
   std::optional<int> wait_for_exit(std::chrono::milliseconds timeout);
+  // False once the process has ended, however it ended (it is reaped then).
+  bool running() { return !has_exited(); }
   std::string log_tail(std::size_t max_bytes = 2000) const;
 
  private:

@@ -43,6 +43,13 @@
 //   19250-19299  interop_*_test (parleyd with slixmpp, profanity, tsung, go-sendxmpp; the
 //                blocks are in interop_support.hpp)
 //   19300-19301  parley_revocation_test (parleyd presenting the revocation fixtures' leaves)
+//   19310-19311  interop_slixmpp_test with PLAIN enabled (block in interop_support.hpp)
+//   19320        parleyd_commit_failure_test (parleyd in the test process, on a store that
+//                fails commits on demand)
+//   19312        parleyd_test certificate checks (named in configs, never bound)
+//   19330-19331  parleyd_operations_test (limits, timeouts, user commands, shutdown; the
+//                fixture is shared with parleyd_test in parleyd_raw_client.hpp)
+//   19360        scripts/testssl (parleyd for testssl.sh; run by hand, never with the tests)
 // A block is (c2s, direct TLS, Erlang distribution); Prosody leaves the third unused.
 // (Other integration tests use 18888-18891 for OCSP/CRL responders named in fixtures.)
 //
@@ -99,6 +106,9 @@ struct XmppPeerOptions {
   std::string private_key_file;        // PEM, unencrypted
   // parleyd only: a DER OCSP response to staple ([tls] ocsp_staple). Empty: none.
   std::string ocsp_staple_file;
+  // parleyd only: serve a certificate that does not name `domain` (parleyd refuses to start with
+  // one otherwise), to show that clients refuse it.
+  bool insecure_allow_certificate_name_mismatch = false;
   // PEM trust anchors the server uses for certificates that clients present (ejabberd's
   // ca_file, Prosody's ssl.cafile). Empty: the servers' defaults.
   std::string ca_file;

@@ -39,6 +39,11 @@ Lines printed for what arrives (the tests look for these):
   subscribed from=F
   roster-push jid=J subscription=S ask=A
 
+With --default-mechanisms the peer logs in the way slixmpp does out of the box (poezio, for one):
+its own mechanism order and channel binding choice, falling back to the next mechanism after each
+refusal. It then prints "auth-refused mechanism=M condition=C" per refusal and
+"authenticated mechanism=M" at the end, and gives up only when every mechanism was refused.
+
 What it does not do: accept an unverified certificate (there is no option for it), register
 accounts, or keep running after its steps (it disconnects at the end).
 """
@@ -98,8 +103,9 @@ def delay_of(stanza):
 
 
 class ScriptedPeer(slixmpp.ClientXMPP):
-    def __init__(self, jid, password, steps, step_timeout):
+    def __init__(self, jid, password, steps, step_timeout, default_mechanisms=False):
         super().__init__(jid, password)
+        self.default_mechanisms = default_mechanisms
         self.steps = steps
         self.step_timeout = step_timeout
         self.lines = []
@@ -108,7 +114,8 @@ class ScriptedPeer(slixmpp.ClientXMPP):
         # Subscription requests are answered by the script, never automatically.
         self.roster.auto_authorize = None
         self.roster.auto_subscribe = False
-        self.refuse_channel_binding()
+        if not default_mechanisms:
+            self.refuse_channel_binding()
         for plugin in ("xep_0030", "xep_0045", "xep_0059", "xep_0199", "xep_0203", "xep_0297",
                        "xep_0313"):
             self.register_plugin(plugin)
@@ -122,6 +129,9 @@ class ScriptedPeer(slixmpp.ClientXMPP):
         self.add_event_handler("presence_subscribed", self.on_subscribed)
         self.add_event_handler("roster_update", self.on_roster_update)
         self.add_event_handler("failed_auth", self.on_failed_auth)
+        if default_mechanisms:
+            self.add_event_handler("failed_all_auth", self.on_failed_all_auth)
+        self.add_event_handler("auth_success", self.on_auth_success)
         self.add_event_handler("ssl_invalid_chain", self.on_invalid_chain)
         self.add_event_handler("connection_failed", self.on_connection_failed)
         self.add_event_handler("disconnected", self.on_disconnected)
@@ -185,8 +195,23 @@ class ScriptedPeer(slixmpp.ClientXMPP):
             self.emit(f"roster-push jid={jid} subscription={item['subscription']} "
                       f"ask={item['ask'] or 'none'}")
 
-    def on_failed_auth(self, _event):
+    def current_mechanism(self):
+        mechanism = self.plugin["feature_mechanisms"].mech
+        return mechanism.name if mechanism is not None else "none"
+
+    def on_failed_auth(self, failure):
+        if self.default_mechanisms:
+            # slixmpp tries its next mechanism after this event: let it.
+            self.emit(f"auth-refused mechanism={self.current_mechanism()} "
+                      f"condition={failure['condition']}")
+            return
         self.give_up(2, "error authentication failed")
+
+    def on_failed_all_auth(self, _event):
+        self.give_up(2, "error authentication failed")
+
+    def on_auth_success(self, _event):
+        self.emit(f"authenticated mechanism={self.current_mechanism()}")
 
     def on_invalid_chain(self, error):
         self.give_up(2, f"error certificate refused: {one_line(error)}")
@@ -300,13 +325,15 @@ def main():
     parser.add_argument("--direct-tls", action="store_true", help="XEP-0368 TLS from the start")
     parser.add_argument("--step-timeout", type=float, default=15.0)
     parser.add_argument("--debug", action="store_true", help="slixmpp's stanza log on stderr")
+    parser.add_argument("--default-mechanisms", action="store_true",
+                        help="slixmpp's own SASL mechanism order and channel binding choice")
     parser.add_argument("steps", nargs=argparse.REMAINDER)
     options = parser.parse_args()
     logging.basicConfig(level=logging.DEBUG if options.debug else logging.ERROR,
                         format="%(levelname)s %(message)s", stream=sys.stderr)
 
     peer = ScriptedPeer(options.jid + "/slixmpp", options.password, parse_steps(options.steps),
-                        options.step_timeout)
+                        options.step_timeout, options.default_mechanisms)
     peer.ca_certs = options.ca  # verification stays on: chain to this CA, name = JID's domain
     # Whatever the server offers, never authenticate without TLS.
     peer.connect((options.host, options.port), use_ssl=options.direct_tls,
